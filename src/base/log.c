@@ -1,0 +1,182 @@
+/*
+ * log: see log.h. One module-level state struct (documented exception to
+ * "no globals"); formatting into a stack buffer, one write(2) per record.
+ */
+#include "base/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct {
+	enum log_level min_level;
+	log_sink_fn sink; /* NULL: stderr */
+	void *sink_udata;
+} log_state = { LOG_LEVEL_INFO, NULL, NULL };
+
+/* "2024-05-01T12:34:56.789Z " + "LEVEL " */
+#define LOG_TS_LEN 25
+#define LOG_PREFIX_LEN (LOG_TS_LEN + 6)
+
+static const char *const level_tags[] = { "DEBUG", "INFO ", "WARN ", "ERROR" };
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
+
+void log_set_level(enum log_level level)
+{
+	if ((unsigned)level > LOG_LEVEL_ERROR)
+		level = LOG_LEVEL_ERROR;
+	log_state.min_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return log_state.min_level;
+}
+
+bool log_enabled(enum log_level level)
+{
+	return level >= log_state.min_level;
+}
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	if (s == NULL)
+		return -EINVAL;
+	for (unsigned i = 0; i < 4; i++) {
+		if (strcasecmp(s, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	if (strcasecmp(s, "warning") == 0) {
+		*out = LOG_LEVEL_WARN;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *log_level_name(enum log_level level)
+{
+	if ((unsigned)level > LOG_LEVEL_ERROR)
+		return "?";
+	return level_names[level];
+}
+
+void log_set_sink(log_sink_fn sink, void *udata)
+{
+	log_state.sink = sink;
+	log_state.sink_udata = sink != NULL ? udata : NULL;
+}
+
+/* Writes the timestamp and level tag; exactly LOG_PREFIX_LEN characters. */
+static void format_prefix(char *buf, enum log_level level)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	/* Years past 9999 would widen the field; clamp to keep it fixed. */
+	int year = tm.tm_year + 1900;
+	if (year > 9999)
+		year = 9999;
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s ",
+		 year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		 tm.tm_sec, (int)(ts.tv_nsec / 1000000), level_tags[level]);
+	memcpy(buf, tmp, LOG_PREFIX_LEN);
+}
+
+static void write_stderr(const char *line, size_t len)
+{
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(STDERR_FILENO, line + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		off += (size_t)n;
+	}
+}
+
+void log_vmsg(enum log_level level, bool with_errno, const char *fmt,
+	      va_list ap)
+{
+	int saved_errno = errno;
+	/* Line, plus room for '\n' and NUL. */
+	char line[LOG_LINE_MAX + 2];
+	size_t cap = LOG_LINE_MAX; /* characters available for the line */
+	size_t len;
+	bool cut = false;
+
+	if ((unsigned)level > LOG_LEVEL_ERROR)
+		level = LOG_LEVEL_ERROR;
+	if (level < log_state.min_level)
+		return;
+
+	format_prefix(line, level);
+	len = LOG_PREFIX_LEN;
+
+	int n = vsnprintf(line + len, cap - len + 1, fmt, ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > cap - len) {
+		len = cap;
+		cut = true;
+	} else {
+		len += (size_t)n;
+	}
+	if (with_errno && !cut) {
+		char ebuf[128];
+		const char *es = strerror_r(saved_errno, ebuf, sizeof(ebuf));
+		n = snprintf(line + len, cap - len + 1, ": %s", es);
+		if (n < 0)
+			n = 0;
+		if ((size_t)n > cap - len) {
+			len = cap;
+			cut = true;
+		} else {
+			len += (size_t)n;
+		}
+	}
+	if (cut)
+		memcpy(line + cap - 3, "...", 3);
+	line[len] = '\0';
+
+	if (log_state.sink != NULL) {
+		log_state.sink(log_state.sink_udata, level, line,
+			       line + LOG_PREFIX_LEN);
+	} else {
+		line[len] = '\n';
+		write_stderr(line, len + 1);
+	}
+	errno = saved_errno;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, false, fmt, ap);
+	va_end(ap);
+}
+
+#define LOG_DEFINE(name, level, with_errno)              \
+	void name(const char *fmt, ...)                   \
+	{                                                 \
+		va_list ap;                               \
+		va_start(ap, fmt);                        \
+		log_vmsg(level, with_errno, fmt, ap);     \
+		va_end(ap);                               \
+	}
+
+LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG, false)
+LOG_DEFINE(log_info, LOG_LEVEL_INFO, false)
+LOG_DEFINE(log_warn, LOG_LEVEL_WARN, true)
+LOG_DEFINE(log_warnx, LOG_LEVEL_WARN, false)
+LOG_DEFINE(log_error, LOG_LEVEL_ERROR, true)
+LOG_DEFINE(log_errorx, LOG_LEVEL_ERROR, false)

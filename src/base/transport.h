@@ -1,0 +1,61 @@
+/*
+ * transport: the byte pipe under a connection, behind a small ops table
+ * (plain TCP today; TLS joins it with the same ops).
+ *
+ * All calls are nonblocking. Results: > 0 bytes moved, 0 end of file (read
+ * only), -EAGAIN when the transport needs to wait (then transport_want()
+ * says for which readiness: a TLS read may need the socket writable), or
+ * another -errno. A transport owns its fd: transport_free() closes it.
+ */
+#ifndef THRESHOLD_BASE_TRANSPORT_H
+#define THRESHOLD_BASE_TRANSPORT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct transport;
+
+struct transport_ops {
+	const char *name;
+	ssize_t (*read)(struct transport *t, void *buf, size_t n);
+	ssize_t (*writev)(struct transport *t, const struct iovec *iov, int cnt);
+	int (*shutdown_wr)(struct transport *t);
+	/* LOOP_READ / LOOP_WRITE the last -EAGAIN waits for. */
+	uint32_t (*want)(const struct transport *t);
+	void (*free)(struct transport *t);
+};
+
+struct transport {
+	const struct transport_ops *ops;
+	int fd;
+};
+
+/* A plain TCP transport over fd (takes ownership). NULL on ENOMEM (fd is
+ * then closed). */
+struct transport *transport_tcp_new(int fd);
+
+static inline ssize_t transport_read(struct transport *t, void *buf, size_t n)
+{
+	return t->ops->read(t, buf, n);
+}
+static inline ssize_t transport_writev(struct transport *t, const struct iovec *iov, int cnt)
+{
+	return t->ops->writev(t, iov, cnt);
+}
+static inline int transport_shutdown_wr(struct transport *t)
+{
+	return t->ops->shutdown_wr(t);
+}
+static inline uint32_t transport_want(const struct transport *t)
+{
+	return t->ops->want(t);
+}
+/* Closes the fd and frees. NULL-safe. The caller unwatches the fd first. */
+static inline void transport_free(struct transport *t)
+{
+	if (t)
+		t->ops->free(t);
+}
+
+#endif

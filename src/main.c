@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/server.h"
+
 #ifndef THRESHOLD_VERSION
 #define THRESHOLD_VERSION "0.0.0"
 #endif
@@ -67,21 +69,40 @@ static int match_flag(const char *arg, const char *name, const char **value)
 /* Mode entry points; the real ones come with the server and client. */
 static int run_mode(const char *mode, const char *config)
 {
-	(void)config;
+	if (strcmp(mode, "server") == 0)
+		return server_main(config);
 	fprintf(stderr, "threshold: %s mode is not built yet\n", mode);
 	return EXIT_USAGE;
 }
 
-/*
- * "server -c FILE" / "client -c FILE". Until the modes are built, any
- * arguments lead to the same "not built yet" answer; the mode's own option
- * parsing comes with it.
- */
+/* "server -c FILE" / "client -c FILE" (also --config FILE, -c=FILE). */
 static int cmd_mode(const char *mode, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return run_mode(mode, NULL);
+	const char *config = NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *v = NULL;
+		if (match_flag(argv[i], "c", &v) || match_flag(argv[i], "config", &v) ||
+		    match_flag(argv[i], "configFile", &v)) {
+			if (v == NULL) {
+				if (i + 1 >= argc) {
+					fprintf(stderr, "threshold %s: %s needs a file name\n", mode, argv[i]);
+					return EXIT_USAGE;
+				}
+				v = argv[++i];
+			}
+			config = v;
+			continue;
+		}
+		fprintf(stderr, "threshold %s: unknown argument '%s'\n", mode, argv[i]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (config == NULL) {
+		fprintf(stderr, "threshold %s: missing -c FILE (the config file)\n", mode);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return run_mode(mode, config);
 }
 
 /* Legacy flags: -mode server|client -configFile FILE, in any order. */

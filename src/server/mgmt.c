@@ -1,0 +1,194 @@
+/*
+ * mgmt: the management API (go-original.md §5 paths, fields and states;
+ * protocol.md §2 for where we differ).
+ *
+ *   GET /clients    {"<id>":{"CurrentState":"...","LastState":"..."},...}
+ *   PUT /tunnels    replace the tunnel table, all or nothing; echoes it
+ *   GET /tunnels    the live tunnel table
+ *   GET /ping       "pong"
+ *
+ * Errors are JSON, {"error":"...","field":"..."} (PUT adds "errors": every
+ * problem with its index and field), or Go-style text ("<status> <text>\n")
+ * when the request's Accept header asks for text/plain and not JSON.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "server/internal.h"
+#include "wire/http.h"
+
+struct reply {
+	int *status;
+	const char **ctype;
+	char **out;
+	size_t *len;
+	const char **extra;
+	bool text;
+};
+
+static void set_json(struct reply *r, int status, json_t *j)
+{
+	*r->status = status;
+	*r->ctype = "application/json";
+	*r->out = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	*r->len = *r->out ? strlen(*r->out) : 0;
+	json_decref(j);
+}
+
+static void set_error(struct reply *r, int status, const char *field, const char *msg, json_t *errors)
+{
+	if (r->text) {
+		*r->status = status;
+		*r->ctype = "text/plain; charset=utf-8";
+		size_t cap = strlen(msg) + 64;
+		*r->out = malloc(cap);
+		if (*r->out)
+			*r->len = (size_t)snprintf(*r->out, cap, "%d %s\n", status, msg);
+		json_decref(errors);
+		return;
+	}
+	json_t *j = json_object();
+	json_object_set_new(j, "error", json_string(msg));
+	if (field)
+		json_object_set_new(j, "field", json_string(field));
+	if (errors)
+		json_object_set_new(j, "errors", errors);
+	set_json(r, status, j);
+}
+
+static bool wants_text(const struct http_request *req)
+{
+	const struct http_span *a = http_header_get(req->headers, req->n_headers, "Accept");
+	if (a == NULL)
+		return false;
+	bool text = false, json = false;
+	for (size_t i = 0; i + 10 <= a->len; i++) {
+		if (strncasecmp(a->p + i, "text/plain", 10) == 0)
+			text = true;
+	}
+	for (size_t i = 0; i + 16 <= a->len; i++) {
+		if (strncasecmp(a->p + i, "application/json", 16) == 0)
+			json = true;
+	}
+	return text && !json;
+}
+
+static void get_clients(struct server *srv, struct reply *r)
+{
+	json_t *j = json_object();
+	for (struct client_entry *c = srv->clients; c; c = c->next) {
+		json_t *o = json_object();
+		json_object_set_new(o, "CurrentState", json_string(client_state_name(c->cur)));
+		json_object_set_new(o, "LastState", json_string(client_state_name(c->last)));
+		json_object_set_new(j, c->id, o);
+	}
+	*r->status = 200;
+	*r->ctype = "application/json";
+	*r->out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	*r->len = *r->out ? strlen(*r->out) : 0;
+	json_decref(j);
+}
+
+/* "[3].ListenPort" for the first problem. */
+static void first_problem(json_t *errors, char *field, size_t flen, const char **msg)
+{
+	json_t *e0 = json_array_get(errors, 0);
+	json_t *idx = e0 ? json_object_get(e0, "index") : NULL;
+	json_t *f = e0 ? json_object_get(e0, "field") : NULL;
+	json_t *m = e0 ? json_object_get(e0, "error") : NULL;
+	*msg = m ? json_string_value(m) : "invalid tunnels";
+	if (idx && f)
+		snprintf(field, flen, "[%lld].%s", (long long)json_integer_value(idx), json_string_value(f));
+	else if (idx)
+		snprintf(field, flen, "[%lld]", (long long)json_integer_value(idx));
+	else if (f)
+		snprintf(field, flen, "%s", json_string_value(f));
+	else
+		field[0] = '\0';
+}
+
+static void put_tunnels(struct server *srv, const struct http_request *req, const char *body, size_t len,
+			struct reply *r)
+{
+	const struct http_span *ct = http_header_get(req->headers, req->n_headers, "Content-Type");
+	if (ct && !http_media_type_is(ct, "application/json")) {
+		set_error(r, 415, NULL, "Unsupported Media Type: Content-Type must be application/json", NULL);
+		return;
+	}
+	json_t *errors = json_array();
+	struct tunnel_set ts;
+	int status = tunnels_parse(srv, body ? body : "", len, &ts, errors);
+	if (status == 200)
+		status = tunnels_apply(srv, &ts, errors);
+	if (status != 200) {
+		tunnel_set_clear(&ts);
+		char field[300];
+		const char *msg;
+		first_problem(errors, field, sizeof(field), &msg);
+		char text[600];
+		size_t n = json_array_size(errors);
+		if (n > 1)
+			snprintf(text, sizeof(text), "%s (and %zu more problems)", msg, n - 1);
+		else
+			snprintf(text, sizeof(text), "%s", msg);
+		log_warnx("PUT /tunnels refused (%d): %s%s%s", status, field[0] ? field : "", field[0] ? ": " : "",
+			  text);
+		set_error(r, status, field[0] ? field : NULL, text, errors);
+		return;
+	}
+	json_decref(errors);
+	log_info("PUT /tunnels: %zu tunnels in force", srv->tunnels.n);
+	char err[512];
+	json_t *echo = tunnels_to_json(&srv->tunnels);
+	if (tunnels_save(srv, err, sizeof(err)) != 0) {
+		/* The table is live; only its persistence failed. Say so. */
+		log_errorx("tunnels: cannot save: %s", err);
+		*r->extra = "X-Threshold-Warning: tunnel table not saved, see the server log\r\n";
+	}
+	set_json(r, 200, echo);
+}
+
+void mgmt_handle(struct server *srv, const struct http_request *req, const char *path, const char *body,
+		 size_t body_len, int *status, const char **ctype, char **out, size_t *out_len,
+		 const char **extra_headers)
+{
+	struct reply r = {status, ctype, out, out_len, extra_headers, wants_text(req)};
+	const struct http_span *m = &req->method;
+	if (strcmp(path, "/clients") == 0) {
+		if (http_span_eq(m, "GET") || http_span_eq(m, "HEAD")) {
+			get_clients(srv, &r);
+			return;
+		}
+		*extra_headers = "Allow: GET\r\n";
+		set_error(&r, 405, NULL, "Method Not Allowed", NULL);
+		return;
+	}
+	if (strcmp(path, "/tunnels") == 0) {
+		if (http_span_eq(m, "PUT")) {
+			put_tunnels(srv, req, body, body_len, &r);
+			return;
+		}
+		if (http_span_eq(m, "GET") || http_span_eq(m, "HEAD")) {
+			set_json(&r, 200, tunnels_to_json(&srv->tunnels));
+			return;
+		}
+		*extra_headers = "Allow: GET, PUT\r\n";
+		set_error(&r, 405, NULL, "Method Not Allowed", NULL);
+		return;
+	}
+	if (strcmp(path, "/ping") == 0) {
+		if (http_span_eq(m, "GET") || http_span_eq(m, "HEAD")) {
+			*status = 200;
+			*ctype = "text/plain; charset=utf-8";
+			*out = strdup("pong");
+			*out_len = *out ? 4 : 0;
+			return;
+		}
+		*extra_headers = "Allow: GET\r\n";
+		set_error(&r, 405, NULL, "method not allowed", NULL);
+		return;
+	}
+	set_error(&r, 404, NULL, "not found. Try GET /ping, GET /clients, GET /tunnels or PUT /tunnels.", NULL);
+}

@@ -1,0 +1,548 @@
+#include "tunnel/mconn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+
+/* Output backlog thresholds (see mconn.h). */
+#define MCONN_HIGH_WATER (512u * 1024)
+#define MCONN_LOW_WATER (128u * 1024)
+/* Hard cap of the output buffer: only reached if producers ignore
+ * backpressure; the session is closed then. */
+#define MCONN_OUT_CAP (64u * 1024 * 1024)
+/* Transport reads per readable event, for fairness between sessions. */
+#define MCONN_READS_PER_EVENT 8
+#define MCONN_SCRATCH (256u * 1024)
+
+struct mconn {
+	struct mconn_env *env;
+	struct transport *t;
+	struct mux *mux;
+	const struct mconn_owner_ops *ops;
+	void *owner;
+	char *name;
+	struct buf out;
+	struct loop_timer timer;
+	struct loop_deferred reap;
+	struct mconn_waiter *waiters;
+	uint32_t mask;		/* current interest */
+	bool closing;		/* mconn_close ran: no more I/O */
+	bool read_paused;	/* congested: not reading */
+	int write_err;		/* transport write failed inside emit */
+	int close_err;
+	uint8_t *pre;		/* session bytes read before the mconn existed */
+	size_t prelen;
+};
+
+int mconn_env_init(struct mconn_env *env, struct loop *l)
+{
+	memset(env, 0, sizeof(*env));
+	env->loop = l;
+	env->rx = malloc(MCONN_SCRATCH);
+	env->tx = malloc(MCONN_SCRATCH);
+	if (env->rx == NULL || env->tx == NULL) {
+		mconn_env_free(env);
+		return -ENOMEM;
+	}
+	env->rx_len = env->tx_len = MCONN_SCRATCH;
+	return 0;
+}
+
+void mconn_env_free(struct mconn_env *env)
+{
+	free(env->rx);
+	free(env->tx);
+	env->rx = env->tx = NULL;
+}
+
+static void set_mask(struct mconn *c, uint32_t mask)
+{
+	if (c->mask == mask || c->closing)
+		return;
+	c->mask = mask;
+	loop_watch_set(c->env->loop, c->t->fd, mask);
+}
+
+static void update_interest(struct mconn *c)
+{
+	uint32_t mask = 0;
+	if (!c->read_paused)
+		mask |= LOOP_READ;
+	if (!buf_empty(&c->out))
+		mask |= LOOP_WRITE;
+	/* A transport that must write to make read progress (TLS) asks for it. */
+	set_mask(c, mask);
+}
+
+static void arm_timer(struct mconn *c)
+{
+	if (c->closing)
+		return;
+	struct loop *l = c->env->loop;
+	int64_t in = mux_next_timeout(c->mux, loop_now_ms(l));
+	if (in < 0)
+		return;
+	uint64_t when = loop_now_ms(l) + (uint64_t)in;
+	/* Lazy: only move the timer earlier; a late fire recomputes. */
+	if (!loop_timer_active(&c->timer) || when < loop_timer_when(&c->timer))
+		loop_timer_start(l, &c->timer, (uint64_t)in);
+}
+
+static void fail_later(struct mconn *c, int err);
+
+/* ---- engine callbacks ---- */
+
+static void on_emit(void *ctx, const struct iovec *iov, int iovcnt)
+{
+	struct mconn *c = ctx;
+	if (c->closing || c->write_err)
+		return;
+	size_t skip = 0;
+	if (buf_empty(&c->out)) {
+		ssize_t w = transport_writev(c->t, iov, iovcnt);
+		if (w < 0 && w != -EAGAIN) {
+			c->write_err = (int)-w;
+			fail_later(c, MUX_E_EOF);
+			return;
+		}
+		skip = w > 0 ? (size_t)w : 0;
+	}
+	for (int i = 0; i < iovcnt; i++) {
+		size_t len = iov[i].iov_len;
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		if (buf_append(&c->out, (const uint8_t *)iov[i].iov_base + skip, len - skip) != 0) {
+			log_warnx("%s: output buffer over %u bytes, closing", c->name, MCONN_OUT_CAP);
+			c->write_err = ENOBUFS;
+			fail_later(c, MUX_E_LOCAL);
+			return;
+		}
+		skip = 0;
+	}
+	if (!buf_empty(&c->out)) {
+		if (buf_len(&c->out) > MCONN_HIGH_WATER)
+			c->read_paused = true;
+		update_interest(c);
+	}
+}
+
+static struct mstream_handler *handler_of(struct mux_stream *s)
+{
+	return mux_stream_udata(s);
+}
+
+static void on_stream_open(void *ctx, struct mux_stream *s)
+{
+	struct mconn *c = ctx;
+	if (c->closing) {
+		mux_stream_reset(s);
+		mux_stream_release(s);
+		return;
+	}
+	c->ops->stream_open(c->owner, c, s);
+}
+
+static void on_established(void *ctx, struct mux_stream *s)
+{
+	struct mstream_handler *h = handler_of(s);
+	(void)ctx;
+	if (h && h->ops->established)
+		h->ops->established(h, s);
+}
+
+static void on_data(void *ctx, struct mux_stream *s, const uint8_t *p, size_t n)
+{
+	struct mstream_handler *h = handler_of(s);
+	(void)ctx;
+	if (h)
+		h->ops->data(h, s, p, n);
+	else
+		mux_stream_consumed(s, n);
+}
+
+static void on_fin(void *ctx, struct mux_stream *s)
+{
+	struct mstream_handler *h = handler_of(s);
+	(void)ctx;
+	if (h)
+		h->ops->fin(h, s);
+}
+
+static void on_reset(void *ctx, struct mux_stream *s, int err)
+{
+	struct mstream_handler *h = handler_of(s);
+	(void)ctx;
+	if (h)
+		h->ops->reset(h, s, err);
+	else
+		mux_stream_release(s);
+}
+
+static void on_writable(void *ctx, struct mux_stream *s)
+{
+	struct mstream_handler *h = handler_of(s);
+	(void)ctx;
+	if (h && h->ops->writable)
+		h->ops->writable(h, s);
+}
+
+static void teardown(struct mconn *c, int err);
+
+static void on_session_closed(void *ctx, int err)
+{
+	struct mconn *c = ctx;
+	teardown(c, err);
+}
+
+static void on_pong(void *ctx, uint32_t rtt)
+{
+	struct mconn *c = ctx;
+	if (c->ops->pong)
+		c->ops->pong(c->owner, c, rtt);
+}
+
+static const struct mux_ops engine_ops = {
+	.emit = on_emit,
+	.stream_open = on_stream_open,
+	.stream_established = on_established,
+	.stream_data = on_data,
+	.stream_fin = on_fin,
+	.stream_reset = on_reset,
+	.stream_writable = on_writable,
+	.session_closed = on_session_closed,
+	.pong = on_pong,
+};
+
+/* ---- teardown ---- */
+
+static void reap(void *arg)
+{
+	struct mconn *c = arg;
+	loop_timer_stop(c->env->loop, &c->timer);
+	loop_unwatch(c->env->loop, c->t->fd);
+	transport_free(c->t);
+	mux_free(c->mux);
+	buf_reset(&c->out);
+	free(c->pre);
+	free(c->name);
+	free(c);
+}
+
+/* The session is over (called once, from the engine's session_closed or
+ * from mconn_close when the engine was already closed). */
+static void teardown(struct mconn *c, int err)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->close_err = err;
+	loop_timer_stop(c->env->loop, &c->timer);
+	loop_watch_set(c->env->loop, c->t->fd, 0);
+	/* Waiters belong to relays that are being reset anyway. */
+	while (c->waiters) {
+		struct mconn_waiter *w = c->waiters;
+		c->waiters = w->next;
+		w->next = w->prev = NULL;
+		w->queued = false;
+	}
+	c->ops->closed(c->owner, c, err);
+	loop_defer(c->env->loop, &c->reap, reap, c);
+}
+
+static void fail_later(struct mconn *c, int err)
+{
+	/* Called from inside the engine (emit): the engine cannot be closed
+	 * re-entrantly there, so stop I/O now and close from the timer. */
+	if (c->close_err == 0)
+		c->close_err = err;
+	c->read_paused = true;
+	loop_watch_set(c->env->loop, c->t->fd, 0);
+	c->mask = 0;
+	loop_timer_start(c->env->loop, &c->timer, 0);
+}
+
+void mconn_close(struct mconn *c, int goaway_code, int err)
+{
+	if (c->closing)
+		return;
+	if (goaway_code >= 0 && !mux_is_closed(c->mux) && !c->write_err) {
+		mux_go_away(c->mux, (uint32_t)(goaway_code ? goaway_code : MUX_GOAWAY_NORMAL));
+		/* One attempt to get the GoAway (and what is queued) out. */
+		struct iovec iov[2];
+		int n = buf_peekv(&c->out, iov);
+		if (n > 0) {
+			ssize_t w = transport_writev(c->t, iov, n);
+			if (w > 0)
+				buf_consume(&c->out, (size_t)w);
+		}
+	}
+	if (mux_is_closed(c->mux))
+		teardown(c, err ? err : mux_error(c->mux));
+	else
+		mux_close(c->mux, err ? err : MUX_E_LOCAL); /* -> on_session_closed -> teardown */
+}
+
+void mconn_go_away(struct mconn *c)
+{
+	if (!c->closing)
+		mux_go_away(c->mux, MUX_GOAWAY_NORMAL);
+}
+
+/* ---- I/O ---- */
+
+static void wake_waiters(struct mconn *c)
+{
+	/* Waiters may re-register while being called: detach the list first. */
+	struct mconn_waiter *list = c->waiters;
+	c->waiters = NULL;
+	while (list && !c->closing) {
+		struct mconn_waiter *w = list;
+		list = w->next;
+		if (list)
+			list->prev = NULL;
+		w->next = w->prev = NULL;
+		w->queued = false;
+		w->fn(w);
+	}
+	/* If closing interrupted the walk, unlink the rest. */
+	while (list) {
+		struct mconn_waiter *w = list;
+		list = w->next;
+		w->next = w->prev = NULL;
+		w->queued = false;
+	}
+}
+
+static void flush_out(struct mconn *c)
+{
+	while (!buf_empty(&c->out)) {
+		struct iovec iov[2];
+		int n = buf_peekv(&c->out, iov);
+		ssize_t w = transport_writev(c->t, iov, n);
+		if (w == -EAGAIN)
+			break;
+		if (w < 0) {
+			c->write_err = (int)-w;
+			mconn_close(c, -1, MUX_E_EOF);
+			return;
+		}
+		buf_consume(&c->out, (size_t)w);
+	}
+	if (buf_len(&c->out) < MCONN_LOW_WATER && c->read_paused && !c->write_err) {
+		c->read_paused = false;
+		update_interest(c);
+		wake_waiters(c);
+		if (c->closing)
+			return;
+	}
+	update_interest(c);
+}
+
+static void read_in(struct mconn *c)
+{
+	struct mconn_env *env = c->env;
+	for (int i = 0; i < MCONN_READS_PER_EVENT && !c->closing && !c->read_paused; i++) {
+		ssize_t r = transport_read(c->t, env->rx, env->rx_len);
+		if (r == -EAGAIN)
+			break;
+		if (r <= 0) {
+			if (r < 0)
+				log_debug("%s: read: %s", c->name, strerror((int)-r));
+			mconn_close(c, -1, MUX_E_EOF);
+			return;
+		}
+		mux_input(c->mux, env->rx, (size_t)r, loop_now_ms(env->loop));
+		if (c->closing)
+			return;
+		if (c->write_err) {
+			mconn_close(c, -1, c->close_err ? c->close_err : MUX_E_EOF);
+			return;
+		}
+		if ((size_t)r < env->rx_len)
+			break;
+	}
+	arm_timer(c);
+}
+
+static void on_io(struct loop *l, int fd, uint32_t events, void *udata)
+{
+	struct mconn *c = udata;
+	(void)l;
+	(void)fd;
+	if (c->closing)
+		return;
+	if (events & LOOP_WRITE) {
+		flush_out(c);
+		if (c->closing)
+			return;
+	}
+	if (events & LOOP_READ)
+		read_in(c);
+}
+
+static void on_timer(struct loop *l, struct loop_timer *t, void *udata)
+{
+	struct mconn *c = udata;
+	(void)t;
+	if (c->closing)
+		return;
+	if (c->write_err) {
+		mconn_close(c, -1, c->close_err ? c->close_err : MUX_E_EOF);
+		return;
+	}
+	if (c->pre != NULL) {
+		/* Fed through rx so stream handlers see one kind of source. */
+		struct mconn_env *env = c->env;
+		size_t off = 0;
+		while (off < c->prelen && !c->closing) {
+			size_t n = c->prelen - off < env->rx_len ? c->prelen - off : env->rx_len;
+			memcpy(env->rx, c->pre + off, n);
+			mux_input(c->mux, env->rx, n, loop_now_ms(l));
+			off += n;
+		}
+		free(c->pre);
+		c->pre = NULL;
+		if (c->closing)
+			return;
+	}
+	mux_tick(c->mux, loop_now_ms(l));
+	if (!c->closing)
+		arm_timer(c);
+}
+
+/* ---- public ---- */
+
+struct mconn *mconn_new(struct mconn_env *env, struct transport *t, const struct mux_config *cfg,
+			const struct mconn_owner_ops *ops, void *owner, const char *name,
+			const uint8_t *pre, size_t prelen)
+{
+	struct mconn *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto fail;
+	c->env = env;
+	c->t = t;
+	c->ops = ops;
+	c->owner = owner;
+	c->name = strdup(name ? name : "session");
+	if (c->name == NULL)
+		goto fail;
+	buf_init(&c->out, MCONN_OUT_CAP);
+	loop_timer_init(&c->timer, on_timer, c);
+	c->mux = mux_new(cfg, &engine_ops, c, loop_now_ms(env->loop));
+	if (c->mux == NULL)
+		goto fail;
+	c->mask = LOOP_READ;
+	if (loop_watch(env->loop, t->fd, LOOP_READ, on_io, c) != 0)
+		goto fail;
+	if (prelen > 0) {
+		/* Processed from the timer, so no callback runs inside mconn_new. */
+		c->pre = malloc(prelen);
+		if (c->pre == NULL) {
+			loop_unwatch(env->loop, t->fd);
+			goto fail;
+		}
+		memcpy(c->pre, pre, prelen);
+		c->prelen = prelen;
+		loop_timer_start(env->loop, &c->timer, 0);
+	}
+	arm_timer(c);
+	return c;
+fail:
+	if (c) {
+		if (c->mux)
+			mux_free(c->mux);
+		free(c->name);
+		free(c);
+	}
+	transport_free(t);
+	return NULL;
+}
+
+struct mux *mconn_mux(const struct mconn *c)
+{
+	return c->mux;
+}
+
+const char *mconn_name(const struct mconn *c)
+{
+	return c->name;
+}
+
+struct mconn_env *mconn_env(const struct mconn *c)
+{
+	return c->env;
+}
+
+bool mconn_closing(const struct mconn *c)
+{
+	return c->closing;
+}
+
+bool mconn_congested(const struct mconn *c)
+{
+	return buf_len(&c->out) > MCONN_HIGH_WATER || c->closing;
+}
+
+size_t mconn_out_len(const struct mconn *c)
+{
+	return buf_len(&c->out);
+}
+
+void mconn_wait_drain(struct mconn *c, struct mconn_waiter *w)
+{
+	if (w->queued || c->closing)
+		return;
+	w->queued = true;
+	w->prev = NULL;
+	w->next = c->waiters;
+	if (c->waiters)
+		c->waiters->prev = w;
+	c->waiters = w;
+	/* Make sure a drain will be noticed. */
+	if (!c->read_paused && buf_len(&c->out) > MCONN_HIGH_WATER) {
+		c->read_paused = true;
+		update_interest(c);
+	}
+}
+
+void mconn_waiter_cancel(struct mconn *c, struct mconn_waiter *w)
+{
+	if (!w->queued)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else if (c->waiters == w)
+		c->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->next = w->prev = NULL;
+	w->queued = false;
+}
+
+struct mux_stream *mconn_open_stream(struct mconn *c, struct mstream_handler *h, int *err)
+{
+	if (c->closing) {
+		if (err)
+			*err = -MUX_E_SHUTDOWN;
+		return NULL;
+	}
+	struct mux_stream *s = mux_stream_open(c->mux, err);
+	if (s != NULL)
+		mconn_stream_bind(s, h);
+	return s;
+}
+
+void mconn_kick(struct mconn *c)
+{
+	arm_timer(c);
+}
+
+void mconn_set_owner(struct mconn *c, void *owner)
+{
+	c->owner = owner;
+}

@@ -1,0 +1,121 @@
+/*
+ * mconn: a yamux session (src/mux) carried by a transport, on the loop.
+ *
+ * mconn owns the transport, the engine, one output buffer and the engine's
+ * timer. It reads the transport into the environment's shared receive
+ * scratch and feeds the engine, so received payload reaches stream handlers
+ * by reference and an idle session holds no read buffer at all. Output goes
+ * straight to the transport with writev (frame header and payload together)
+ * while the output buffer is empty; only what the transport does not take is
+ * copied into the buffer.
+ *
+ * Backpressure: when the output buffer holds more than the high watermark,
+ * mconn stops reading the transport (every input byte produces bounded
+ * output) and reports itself congested; producers (relays) stop reading
+ * their sockets and register a drain waiter, called when the buffer falls
+ * below the low watermark.
+ *
+ * Stream events are dispatched to the handler bound to each stream
+ * (mconn_stream_bind); inbound SYNs and the session's end go to the owner.
+ *
+ * Teardown: mconn_close() (or a transport error / EOF / protocol error)
+ * resets every stream handler (they must release their streams), tells the
+ * owner through `closed`, and frees the mconn before the loop sleeps.
+ */
+#ifndef THRESHOLD_MCONN_H
+#define THRESHOLD_MCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/loop.h"
+#include "base/transport.h"
+#include "mux/mux.h"
+
+struct mconn;
+
+/* Shared by every connection on one loop. Scratch buffers are only used
+ * synchronously inside one callback. */
+struct mconn_env {
+	struct loop *loop;
+	uint8_t *rx;	/* transport reads, handed to the engine */
+	size_t rx_len;
+	uint8_t *tx;	/* relays' socket reads, handed to mux_stream_write */
+	size_t tx_len;
+};
+int mconn_env_init(struct mconn_env *env, struct loop *l);
+void mconn_env_free(struct mconn_env *env);
+
+/* A stream's handler: embed it first in the object that handles a stream
+ * and bind it with mconn_stream_bind(). */
+struct mstream_handler;
+struct mstream_ops {
+	void (*data)(struct mstream_handler *h, struct mux_stream *s, const uint8_t *p, size_t n);
+	void (*fin)(struct mstream_handler *h, struct mux_stream *s);
+	/* The stream is dead (peer RST or session end). Release it. */
+	void (*reset)(struct mstream_handler *h, struct mux_stream *s, int err);
+	void (*writable)(struct mstream_handler *h, struct mux_stream *s);
+	void (*established)(struct mstream_handler *h, struct mux_stream *s); /* optional */
+};
+struct mstream_handler {
+	const struct mstream_ops *ops;
+};
+static inline void mconn_stream_bind(struct mux_stream *s, struct mstream_handler *h)
+{
+	mux_stream_set_udata(s, h);
+}
+
+struct mconn_owner_ops {
+	/* Inbound SYN: bind a handler and accept, or reset and release. */
+	void (*stream_open)(void *owner, struct mconn *c, struct mux_stream *s);
+	/* The session is over (err: mux_err). Called once; c is freed soon
+	 * after: drop every reference to it. */
+	void (*closed)(void *owner, struct mconn *c, int err);
+	void (*pong)(void *owner, struct mconn *c, uint32_t rtt_ms); /* optional */
+};
+
+/* Waiter for the output buffer to drain; embed it in the producer. */
+struct mconn_waiter {
+	struct mconn_waiter *next, *prev;
+	void (*fn)(struct mconn_waiter *w);
+	bool queued;
+};
+
+/*
+ * Starts a session on transport t (ownership passes to the mconn, also on
+ * failure). `pre` are bytes already read from the transport that belong to
+ * the session (after an HTTP head); they are fed to the engine first.
+ * `name` labels log lines (copied). Returns NULL on allocation failure.
+ */
+struct mconn *mconn_new(struct mconn_env *env, struct transport *t, const struct mux_config *cfg,
+			const struct mconn_owner_ops *ops, void *owner, const char *name,
+			const uint8_t *pre, size_t prelen);
+/*
+ * Ends the session: sends GoAway(goaway_code) unless goaway_code < 0,
+ * tries once to flush, then closes as described above (err is reported to
+ * `closed`). Idempotent; safe from any callback.
+ */
+void mconn_close(struct mconn *c, int goaway_code, int err);
+/* GoAway(0): no new streams from the peer; open ones go on. */
+void mconn_go_away(struct mconn *c);
+
+struct mux *mconn_mux(const struct mconn *c);
+const char *mconn_name(const struct mconn *c);
+struct mconn_env *mconn_env(const struct mconn *c);
+bool mconn_closing(const struct mconn *c);
+/* Output backlog above the high watermark. */
+bool mconn_congested(const struct mconn *c);
+size_t mconn_out_len(const struct mconn *c);
+/* Call w->fn once the output drains below the low watermark. */
+void mconn_wait_drain(struct mconn *c, struct mconn_waiter *w);
+void mconn_waiter_cancel(struct mconn *c, struct mconn_waiter *w);
+/* Opens a stream bound to h. NULL with *err (negative mux_err). */
+struct mux_stream *mconn_open_stream(struct mconn *c, struct mstream_handler *h, int *err);
+/* Re-arms the engine timer after API calls that may have changed it
+ * (mux_ping, opens). Cheap. */
+void mconn_kick(struct mconn *c);
+/* Owner data. */
+void mconn_set_owner(struct mconn *c, void *owner);
+
+#endif

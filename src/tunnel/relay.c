@@ -1,0 +1,397 @@
+#include "tunnel/relay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/log.h"
+
+/* Bytes waiting for the socket are bounded by the stream's receive window;
+ * this is only a safety cap. */
+#define RELAY_TO_SOCKET_CAP (64u * 1024 * 1024)
+
+struct relay {
+	struct mstream_handler h;
+	struct mconn *c;
+	struct loop *loop;
+	struct mux_stream *s;
+	int fd;
+	uint32_t mask;
+	struct buf to_sock;
+	struct mconn_waiter drain;
+	struct loop_deferred reap;
+	relay_done_fn done;
+	void *udata;
+	uint64_t up, down;
+	uint64_t start_ms;
+	const char *reason;
+	char *client, *service, *peer, *id;
+	bool half_close;
+	bool sock_eof;	  /* socket read side ended */
+	bool fin_sent;	  /* FIN on the stream */
+	bool stream_fin;  /* peer FIN seen */
+	bool sock_shut;	  /* shutdown(SHUT_WR) done, or socket write side closed */
+	bool ended;
+};
+
+static void relay_end(struct relay *r, const char *reason, bool abortive);
+
+static void set_mask(struct relay *r, uint32_t mask)
+{
+	if (r->ended || r->mask == mask)
+		return;
+	r->mask = mask;
+	loop_watch_set(r->loop, r->fd, mask);
+}
+
+/* Desired interest from the state. */
+static void update_interest(struct relay *r)
+{
+	uint32_t mask = 0;
+	if (!r->sock_eof && !r->fin_sent && mux_stream_send_window(r->s) > 0 && !mconn_congested(r->c))
+		mask |= LOOP_READ;
+	/* Also when a peer FIN is still to be acted on (it came before the
+	 * relay existed): the write event runs finish_down. */
+	if (!buf_empty(&r->to_sock) || (r->stream_fin && !r->sock_shut))
+		mask |= LOOP_WRITE;
+	set_mask(r, mask);
+}
+
+static void check_done(struct relay *r)
+{
+	if (r->ended)
+		return;
+	if (r->half_close) {
+		if (r->fin_sent && r->sock_shut)
+			relay_end(r, r->reason ? r->reason : "closed", false);
+	} else if (r->fin_sent && r->stream_fin && buf_empty(&r->to_sock)) {
+		relay_end(r, r->reason ? r->reason : "closed", false);
+	}
+}
+
+static void send_fin(struct relay *r)
+{
+	if (r->fin_sent)
+		return;
+	r->fin_sent = true;
+	mux_stream_close(r->s);
+}
+
+/* The stream direction has ended and everything is flushed to the socket. */
+static void finish_down(struct relay *r)
+{
+	if (r->sock_shut)
+		return;
+	if (r->half_close) {
+		shutdown(r->fd, SHUT_WR);
+		r->sock_shut = true;
+	} else {
+		/* Go peers: the first end closes both directions. */
+		r->sock_shut = true;
+		if (!r->reason)
+			r->reason = "peer closed";
+		send_fin(r);
+	}
+	check_done(r);
+}
+
+static void flush_to_sock(struct relay *r)
+{
+	while (!buf_empty(&r->to_sock)) {
+		struct iovec iov[2];
+		int n = buf_peekv(&r->to_sock, iov);
+		ssize_t w = buf_writev_fd(r->fd, iov, n);
+		if (w == -EAGAIN)
+			break;
+		if (w < 0) {
+			relay_end(r, strerror((int)-w), true);
+			return;
+		}
+		buf_consume(&r->to_sock, (size_t)w);
+		mux_stream_consumed(r->s, (size_t)w);
+	}
+	if (buf_empty(&r->to_sock) && r->stream_fin)
+		finish_down(r);
+	if (!r->ended)
+		update_interest(r);
+}
+
+static void on_drain(struct mconn_waiter *w)
+{
+	struct relay *r = (struct relay *)((char *)w - offsetof(struct relay, drain));
+	update_interest(r);
+}
+
+static void read_sock(struct relay *r)
+{
+	struct mconn_env *env = mconn_env(r->c);
+	size_t win = mux_stream_send_window(r->s);
+	if (win == 0 || r->fin_sent) {
+		update_interest(r);
+		return;
+	}
+	if (mconn_congested(r->c)) {
+		mconn_wait_drain(r->c, &r->drain);
+		update_interest(r);
+		return;
+	}
+	size_t n = win < env->tx_len ? win : env->tx_len;
+	ssize_t got;
+	do
+		got = read(r->fd, env->tx, n);
+	while (got < 0 && errno == EINTR);
+	if (got < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		relay_end(r, strerror(errno), true);
+		return;
+	}
+	if (got == 0) {
+		r->sock_eof = true;
+		if (!r->half_close && !r->reason)
+			r->reason = "visitor closed";
+		send_fin(r);
+		update_interest(r);
+		check_done(r);
+		return;
+	}
+	struct iovec iov = {env->tx, (size_t)got};
+	ssize_t w = mux_stream_write(r->s, &iov, 1);
+	if (w != got) {
+		/* Cannot happen while got <= window; treat as a dead stream. */
+		relay_end(r, w < 0 ? mux_strerror((int)w) : "short stream write", true);
+		return;
+	}
+	r->up += (uint64_t)got;
+	if (mconn_congested(r->c))
+		mconn_wait_drain(r->c, &r->drain);
+	update_interest(r);
+}
+
+static void on_sock(struct loop *l, int fd, uint32_t events, void *udata)
+{
+	struct relay *r = udata;
+	(void)l;
+	(void)fd;
+	if (r->ended)
+		return;
+	if (events & LOOP_WRITE) {
+		flush_to_sock(r);
+		if (r->ended)
+			return;
+	}
+	if (events & LOOP_READ)
+		read_sock(r);
+}
+
+/* ---- stream events ---- */
+
+static void st_data(struct mstream_handler *h, struct mux_stream *s, const uint8_t *p, size_t n)
+{
+	struct relay *r = (struct relay *)h;
+	if (r->ended || r->sock_shut) {
+		mux_stream_consumed(s, n);
+		return;
+	}
+	r->down += n;
+	size_t off = 0;
+	if (buf_empty(&r->to_sock)) {
+		struct iovec iov = {(void *)p, n};
+		ssize_t w = buf_writev_fd(r->fd, &iov, 1);
+		if (w < 0 && w != -EAGAIN) {
+			mux_stream_consumed(s, n);
+			relay_end(r, strerror((int)-w), true);
+			return;
+		}
+		if (w > 0) {
+			off = (size_t)w;
+			mux_stream_consumed(s, off);
+		}
+	}
+	if (off < n) {
+		if (buf_append(&r->to_sock, p + off, n - off) != 0) {
+			mux_stream_consumed(s, n - off);
+			relay_end(r, "socket buffer full", true);
+			return;
+		}
+		update_interest(r);
+	}
+}
+
+static void st_fin(struct mstream_handler *h, struct mux_stream *s)
+{
+	struct relay *r = (struct relay *)h;
+	(void)s;
+	if (r->ended)
+		return;
+	r->stream_fin = true;
+	if (buf_empty(&r->to_sock))
+		finish_down(r);
+}
+
+static void st_reset(struct mstream_handler *h, struct mux_stream *s, int err)
+{
+	struct relay *r = (struct relay *)h;
+	(void)s;
+	if (r->ended)
+		return;
+	relay_end(r, err == MUX_E_RESET ? "stream reset by peer" : mux_strerror(err), true);
+}
+
+static void st_writable(struct mstream_handler *h, struct mux_stream *s)
+{
+	struct relay *r = (struct relay *)h;
+	(void)s;
+	if (!r->ended)
+		update_interest(r);
+}
+
+static const struct mstream_ops relay_stream_ops = {
+	.data = st_data,
+	.fin = st_fin,
+	.reset = st_reset,
+	.writable = st_writable,
+};
+
+/* ---- lifecycle ---- */
+
+static void reap(void *arg)
+{
+	struct relay *r = arg;
+	buf_reset(&r->to_sock);
+	free(r->client);
+	free(r->service);
+	free(r->peer);
+	free(r->id);
+	free(r);
+}
+
+static void relay_end(struct relay *r, const char *reason, bool abortive)
+{
+	if (r->ended)
+		return;
+	r->ended = true;
+	if (!r->reason || abortive)
+		r->reason = reason;
+	mconn_waiter_cancel(r->c, &r->drain);
+	loop_unwatch(r->loop, r->fd);
+	if (abortive) {
+		struct linger lg = {1, 0};
+		setsockopt(r->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		mux_stream_reset(r->s);
+	} else {
+		send_fin(r);
+	}
+	close(r->fd);
+	r->fd = -1;
+	mux_stream_set_udata(r->s, NULL);
+	mux_stream_release(r->s);
+	r->s = NULL;
+	uint64_t ms = loop_now_ms(r->loop) - r->start_ms;
+	log_info("conn %s%sclient=%s service=%s peer=%s up=%llu down=%llu duration=%llu.%03llus reason=%s",
+		 r->id ? r->id : "", r->id ? " " : "", r->client, r->service, r->peer,
+		 (unsigned long long)r->up, (unsigned long long)r->down,
+		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000), r->reason);
+	if (r->done)
+		r->done(r->udata, r);
+	loop_defer(r->loop, &r->reap, reap, r);
+}
+
+void relay_abort(struct relay *r, const char *reason)
+{
+	relay_end(r, reason, true);
+}
+
+static char *dup_or(const char *s, const char *fallback)
+{
+	return strdup(s ? s : fallback);
+}
+
+struct relay *relay_new(struct mconn *c, struct mux_stream *s, int fd, const struct relay_info *info,
+			relay_done_fn done, void *udata)
+{
+	struct relay *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		goto fail;
+	r->h.ops = &relay_stream_ops;
+	r->c = c;
+	r->loop = mconn_env(c)->loop;
+	r->s = s;
+	r->fd = fd;
+	r->done = done;
+	r->udata = udata;
+	r->half_close = info->half_close;
+	r->start_ms = loop_now_ms(r->loop);
+	r->client = dup_or(info->client, "-");
+	r->service = dup_or(info->service, "-");
+	r->peer = dup_or(info->peer, "-");
+	r->id = info->id ? strdup(info->id) : NULL;
+	if (!r->client || !r->service || !r->peer || (info->id && !r->id))
+		goto fail;
+	buf_init(&r->to_sock, RELAY_TO_SOCKET_CAP);
+	r->drain.fn = on_drain;
+	r->mask = LOOP_READ;
+	if (loop_watch(r->loop, fd, LOOP_READ, on_sock, r) != 0)
+		goto fail;
+	mconn_stream_bind(s, &r->h);
+	/* The peer may have ended its direction before the relay took the
+	 * stream (e.g. during the local dial): handled once the bytes given to
+	 * relay_push_to_socket are written. */
+	r->stream_fin = mux_stream_remote_closed(s);
+	update_interest(r);
+	return r;
+fail:
+	if (r) {
+		free(r->client);
+		free(r->service);
+		free(r->peer);
+		free(r->id);
+		free(r);
+	}
+	close(fd);
+	mux_stream_reset(s);
+	mux_stream_release(s);
+	return NULL;
+}
+
+int relay_send_prefix(struct relay *r, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	struct iovec iov = {(void *)p, n};
+	ssize_t w = mux_stream_write(r->s, &iov, 1);
+	if (w < 0)
+		return (int)w;
+	if ((size_t)w != n)
+		return -MUX_E_INVAL;
+	return 0;
+}
+
+int relay_push_to_socket(struct relay *r, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	int rc = buf_append(&r->to_sock, p, n);
+	if (rc != 0)
+		return rc;
+	update_interest(r);
+	return 0;
+}
+
+uint64_t relay_bytes_up(const struct relay *r)
+{
+	return r->up;
+}
+
+uint64_t relay_bytes_down(const struct relay *r)
+{
+	return r->down;
+}
+
+const char *relay_reason(const struct relay *r)
+{
+	return r->reason;
+}

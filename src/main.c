@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client/client.h"
 #include "server/server.h"
 
 #ifndef THRESHOLD_VERSION
@@ -71,6 +72,8 @@ static int run_mode(const char *mode, const char *config)
 {
 	if (strcmp(mode, "server") == 0)
 		return server_main(config);
+	if (strcmp(mode, "client") == 0)
+		return client_main(config);
 	fprintf(stderr, "threshold: %s mode is not built yet\n", mode);
 	return EXIT_USAGE;
 }

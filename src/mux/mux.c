@@ -361,7 +361,8 @@ static void send_window_update(struct mux *m, struct mux_stream *s, uint16_t fla
 {
 	/* Bytes of the frame being received count as not yet returned. */
 	uint32_t inflight = (m->in_payload && m->payload_stream && m->payload_id == s->id) ? m->payload_left : 0;
-	uint32_t delta = s->recv_max - s->recv_pending - s->recv_window - inflight;
+	int64_t d = (int64_t)s->recv_max - s->recv_pending - s->recv_window - inflight;
+	uint32_t delta = d > 0 ? (uint32_t)d : 0;
 	if (delta < s->recv_max / 2 && flags == 0)
 		return;
 	if (s->flags & (SF_REMOTE_FIN | SF_RESET)) {
@@ -794,6 +795,8 @@ struct mux_stream *mux_stream_open(struct mux *m, int *err)
 		e = MUX_E_SHUTDOWN;
 	else if (m->remote_goaway)
 		e = MUX_E_REMOTE_GOAWAY;
+	else if (m->local_goaway)
+		e = MUX_E_LOCAL_GOAWAY; /* we are going away: no new streams either way */
 	else if (m->syn_inflight >= m->cfg.max_syn_inflight)
 		e = MUX_E_SYN_BACKLOG;
 	else if (m->count >= m->cfg.max_streams)
@@ -848,6 +851,12 @@ int mux_stream_accept(struct mux_stream *s)
 	emit_frame(m, YAMUX_WINDOW_UPDATE, YAMUX_ACK, s->id, extra);
 	leave(m);
 	return 0;
+}
+
+void mux_stream_want_writable(struct mux_stream *s)
+{
+	if (s->send_window == 0)
+		s->flags |= SF_WANT_WRITABLE;
 }
 
 size_t mux_stream_send_window(const struct mux_stream *s)

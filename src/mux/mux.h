@@ -106,10 +106,11 @@ void mux_config_default(struct mux_config *c);
 
 struct mux_ops {
 	/*
-	 * Bytes for the wire, to be sent in order. iov[0] is the 12-byte
-	 * frame header (engine memory, valid only during the call); further
-	 * entries are the payload the caller passed to mux_stream_write().
-	 * The owner must take all of it (write what it can, copy the rest).
+	 * Bytes for the wire, to be sent in order: one or more whole frames
+	 * per call, each a 12-byte header iovec (engine memory, valid only
+	 * during the call) followed by its payload iovecs (the memory the
+	 * caller passed to mux_stream_write()). The owner must take all of it
+	 * (write what it can, copy the rest).
 	 */
 	void (*emit)(void *ctx, const struct iovec *iov, int iovcnt);
 	/* Inbound SYN. Call mux_stream_accept() (now or later) or
@@ -179,13 +180,20 @@ struct mux_stream *mux_stream_open(struct mux *m, int *err);
 int mux_stream_accept(struct mux_stream *s);
 /*
  * Sends up to the stream's send window from the payload iovecs (at most
- * MUX_MAX_IOV); one emit() per frame, each frame up to max_frame bytes.
+ * MUX_MAX_IOV) as frames of up to max_frame bytes, several frames per emit().
  * Returns bytes taken (0 when the window is empty: wait for stream_writable),
  * or a negative mux_err (stream closed/reset, session dead).
  */
 ssize_t mux_stream_write(struct mux_stream *s, const struct iovec *iov, int iovcnt);
 /* Bytes mux_stream_write() would take now. */
 size_t mux_stream_send_window(const struct mux_stream *s);
+/*
+ * Ask for stream_writable when the send window reopens. A write that is cut
+ * short by the window asks by itself; a writer that sizes its writes to the
+ * window (the relay) fills it exactly and must ask with this. No-op while
+ * the window is open.
+ */
+void mux_stream_want_writable(struct mux_stream *s);
 /* The application has disposed of n delivered bytes: may emit a WindowUpdate. */
 void mux_stream_consumed(struct mux_stream *s, size_t n);
 /* Half-close: emits FIN. Further writes fail; reading goes on. */

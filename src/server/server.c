@@ -326,9 +326,10 @@ static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, 
 	};
 	int fd = v->fd;
 	struct listener *ls = v->ls;
-	v->fd = -1; /* the relay owns it now, and the listener reference */
-	visitor_free(v);
+	/* The relay takes the fd and the listener reference (info is copied). */
 	struct relay *r = relay_new(ctl->mc, s, fd, &info, relay_done, ls);
+	v->fd = -1;
+	visitor_free(v);
 	if (r == NULL) {
 		server_visitor_done(ls);
 		return;

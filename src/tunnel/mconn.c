@@ -30,7 +30,7 @@ struct mconn {
 	struct mconn_waiter *waiters;
 	uint32_t mask;		/* current interest */
 	bool closing;		/* mconn_close ran: no more I/O */
-	bool read_paused;	/* congested: not reading */
+	bool read_paused;	/* a write failed: no more reading */
 	int write_err;		/* transport write failed inside emit */
 	int close_err;
 	uint8_t *pre;		/* session bytes read before the mconn existed */
@@ -124,11 +124,8 @@ static void on_emit(void *ctx, const struct iovec *iov, int iovcnt)
 		}
 		skip = 0;
 	}
-	if (!buf_empty(&c->out)) {
-		if (buf_len(&c->out) > MCONN_HIGH_WATER)
-			c->read_paused = true;
+	if (!buf_empty(&c->out))
 		update_interest(c);
-	}
 }
 
 static struct mstream_handler *handler_of(struct mux_stream *s)
@@ -333,9 +330,7 @@ static void flush_out(struct mconn *c)
 		}
 		buf_consume(&c->out, (size_t)w);
 	}
-	if (buf_len(&c->out) < MCONN_LOW_WATER && c->read_paused && !c->write_err) {
-		c->read_paused = false;
-		update_interest(c);
+	if (buf_len(&c->out) < MCONN_LOW_WATER && c->waiters != NULL && !c->write_err) {
 		wake_waiters(c);
 		if (c->closing)
 			return;
@@ -503,11 +498,6 @@ void mconn_wait_drain(struct mconn *c, struct mconn_waiter *w)
 	if (c->waiters)
 		c->waiters->prev = w;
 	c->waiters = w;
-	/* Make sure a drain will be noticed. */
-	if (!c->read_paused && buf_len(&c->out) > MCONN_HIGH_WATER) {
-		c->read_paused = true;
-		update_interest(c);
-	}
 }
 
 void mconn_waiter_cancel(struct mconn *c, struct mconn_waiter *w)

@@ -10,10 +10,13 @@
  * copied into the buffer.
  *
  * Backpressure: when the output buffer holds more than the high watermark,
- * mconn stops reading the transport (every input byte produces bounded
- * output) and reports itself congested; producers (relays) stop reading
- * their sockets and register a drain waiter, called when the buffer falls
- * below the low watermark.
+ * mconn reports itself congested; producers (relays) stop reading their
+ * sockets and register a drain waiter, called when the buffer falls below
+ * the low watermark. The transport itself is always read: both ends of a
+ * session pausing their reads while their output is full would deadlock.
+ * What input makes the engine write by itself (pongs, window updates) is
+ * bounded per input byte, and the buffer's hard cap closes a session whose
+ * peer sends but never reads.
  *
  * Stream events are dispatched to the handler bound to each stream
  * (mconn_stream_bind); inbound SYNs and the session's end go to the owner.

@@ -51,8 +51,18 @@ static void set_mask(struct relay *r, uint32_t mask)
 static void update_interest(struct relay *r)
 {
 	uint32_t mask = 0;
-	if (!r->sock_eof && !r->fin_sent && mux_stream_send_window(r->s) > 0 && !mconn_congested(r->c))
-		mask |= LOOP_READ;
+	bool win = mux_stream_send_window(r->s) > 0;
+	if (!r->sock_eof && !r->fin_sent && win) {
+		/* A congested session wakes us through the drain waiter. */
+		if (!mconn_congested(r->c))
+			mask |= LOOP_READ;
+		else
+			mconn_wait_drain(r->c, &r->drain);
+	}
+	/* Reads are sized to the window, so a write that used it up was not
+	 * short and did not ask for stream_writable by itself. */
+	if (!r->sock_eof && !r->fin_sent && !win)
+		mux_stream_want_writable(r->s);
 	/* Also when a peer FIN is still to be acted on (it came before the
 	 * relay existed): the write event runs finish_down. */
 	if (!buf_empty(&r->to_sock) || (r->stream_fin && !r->sock_shut))
@@ -377,6 +387,7 @@ int relay_push_to_socket(struct relay *r, const void *p, size_t n)
 	int rc = buf_append(&r->to_sock, p, n);
 	if (rc != 0)
 		return rc;
+	r->down += n;
 	update_interest(r);
 	return 0;
 }

@@ -143,6 +143,7 @@ static bool te_is_chunked(const struct http_span *v)
 
 /* What the field lines of either kind of message accumulate. */
 struct fields {
+	bool request; /* Host rules apply to requests only */
 	struct http_header *hdrs;
 	size_t n;
 	int64_t content_length;
@@ -196,7 +197,7 @@ static int parse_field(const char *l, size_t n, struct fields *f)
 	} else if (span_caseeq_n(l, i, "transfer-encoding")) {
 		f->te = true;
 		f->chunked = te_is_chunked(&h->value);
-	} else if (span_caseeq_n(l, i, "host")) {
+	} else if (f->request && span_caseeq_n(l, i, "host")) {
 		if (++f->hosts > 1)
 			return bad(&f->error, "multiple Host fields");
 	} else if (span_caseeq_n(l, i, "expect")) {
@@ -227,9 +228,10 @@ static int parse_fields(const char *buf, size_t len, size_t scan, size_t max_hea
 	}
 }
 
-static void fields_init(struct fields *f, struct http_header *hdrs)
+static void fields_init(struct fields *f, struct http_header *hdrs, bool request)
 {
 	memset(f, 0, sizeof(*f));
+	f->request = request;
 	f->hdrs = hdrs;
 	f->content_length = -1;
 }
@@ -353,7 +355,7 @@ int http_request_parse(const char *buf, size_t len, const struct http_limits *li
 	if (rc != HTTP_OK)
 		return rc;
 
-	fields_init(&f, req->headers);
+	fields_init(&f, req->headers, true);
 	rc = parse_fields(buf, len, scan, lim->max_head, next, &f, &end);
 	req->n_headers = f.n;
 	req->content_length = f.content_length;
@@ -427,7 +429,7 @@ int http_response_parse(const char *buf, size_t len, size_t max_head, struct htt
 	if (rc != HTTP_OK)
 		return rc;
 
-	fields_init(&f, resp->headers);
+	fields_init(&f, resp->headers, false);
 	rc = parse_fields(buf, len, scan, max_head, next, &f, &end);
 	resp->n_headers = f.n;
 	resp->content_length = f.content_length;

@@ -32,6 +32,10 @@
  *
  * Errors are reported as soon as a complete line shows them, so a bad peer is
  * answered without waiting for the rest of its head.
+ *
+ * Cost: one pass over at most max_head bytes per call. A caller fed one byte
+ * at a time may skip calls until the new bytes contain '\n' or the buffer has
+ * reached max_head; the answer cannot change in between.
  */
 #ifndef THRESHOLD_WIRE_HTTP_H
 #define THRESHOLD_WIRE_HTTP_H

@@ -1,0 +1,177 @@
+/*
+ * Fuzz target for wire/proxy.
+ *
+ *   1. The input as received bytes: proxy_v1_parse must agree with
+ *      proxy_detect, consume a CRLF-terminated line of at most 107 bytes,
+ *      ask for more on every strict prefix of an accepted header, and what it
+ *      returns must be written back and parsed again to the same endpoints.
+ *   2. The input as two endpoints (family, 16 address bytes, port, scope):
+ *      proxy_v1_write must produce a line the parser accepts with the same
+ *      (unmapped) endpoints, and proxy_ip6_format text must read back through
+ *      inet_pton.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/proxy.h"
+
+#define CHECK(x)                                                                                   \
+	do {                                                                                       \
+		if (!(x))                                                                          \
+			abort();                                                                   \
+	} while (0)
+
+/* Family, address (4 or 16 bytes) and port of an endpoint after unmapping. */
+static int unmapped(const struct sockaddr_storage *ss, uint8_t addr[16], uint16_t *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)ss;
+		memcpy(addr, &sin->sin_addr, 4);
+		*port = ntohs(sin->sin_port);
+		return AF_INET;
+	}
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)ss;
+	*port = ntohs(sin6->sin6_port);
+	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		memcpy(addr, sin6->sin6_addr.s6_addr + 12, 4);
+		return AF_INET;
+	}
+	memcpy(addr, sin6->sin6_addr.s6_addr, 16);
+	return AF_INET6;
+}
+
+static bool same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	uint8_t aa[16], ba[16];
+	uint16_t ap, bp;
+	int af = unmapped(a, aa, &ap), bf = unmapped(b, ba, &bp);
+	return af == bf && ap == bp && memcmp(aa, ba, af == AF_INET ? 4 : 16) == 0;
+}
+
+/* Writes src/dst, parses the line back, and checks the endpoints survive. */
+static void write_and_reparse(const struct sockaddr_storage *src, const struct sockaddr_storage *dst)
+{
+	char line[PROXY_V1_BUF_LEN];
+	ssize_t n = proxy_v1_write(line, sizeof(line), src, dst);
+	if (n == PROXY_E_FAMILY)
+		return;
+	CHECK(n > 0 && n <= PROXY_V1_MAX_LEN && line[n] == '\0');
+	struct proxy_hdr h;
+	size_t consumed;
+	CHECK(proxy_v1_parse((const uint8_t *)line, (size_t)n, &h, &consumed) == PROXY_OK);
+	CHECK(consumed == (size_t)n);
+	CHECK(same_endpoint(&h.src, src) && same_endpoint(&h.dst, dst));
+	/* Writing is a fixed point: the same line again. */
+	char again[PROXY_V1_BUF_LEN];
+	CHECK(proxy_v1_write(again, sizeof(again), &h.src, &h.dst) == n);
+	CHECK(memcmp(again, line, (size_t)n) == 0);
+}
+
+static void fuzz_parse(const uint8_t *data, size_t size)
+{
+	struct proxy_hdr h;
+	size_t consumed = 0;
+	int rc = proxy_v1_parse(data, size, &h, &consumed);
+	int det = proxy_detect(data, size);
+
+	if (rc == PROXY_NEED_MORE) {
+		CHECK(size < PROXY_V1_MAX_LEN && consumed == 0);
+		CHECK(det == PROXY_DETECT_V1 || det == PROXY_DETECT_NEED_MORE);
+		return;
+	}
+	if (rc != PROXY_OK) {
+		CHECK(rc == PROXY_E_INVALID && consumed == 0);
+		return;
+	}
+	CHECK(det == PROXY_DETECT_V1);
+	CHECK(consumed >= 15 && consumed <= PROXY_V1_MAX_LEN && consumed <= size);
+	CHECK(data[consumed - 2] == '\r' && data[consumed - 1] == '\n');
+	CHECK(memchr(data, '\n', consumed - 1) == NULL);
+	CHECK(h.version == 1);
+	for (size_t k = 0; k < consumed; k++) {
+		struct proxy_hdr h2;
+		size_t c2;
+		CHECK(proxy_v1_parse(data, k, &h2, &c2) == PROXY_NEED_MORE);
+	}
+	if (h.family == AF_UNSPEC)
+		return;
+	CHECK(h.family == AF_INET || h.family == AF_INET6);
+	CHECK(h.src.ss_family == h.family && h.dst.ss_family == h.family);
+	/* TCP6 lines with one mapped and one plain address cannot be written as one family. */
+	uint8_t a[16];
+	uint16_t p;
+	if (unmapped(&h.src, a, &p) == unmapped(&h.dst, a, &p))
+		write_and_reparse(&h.src, &h.dst);
+}
+
+/* 1 family byte + 16 address bytes + 2 port bytes + 1 scope byte per endpoint. */
+static void endpoint_from_bytes(const uint8_t *b, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	uint16_t port = (uint16_t)(b[17] << 8 | b[18]);
+	switch (b[0] % 4) {
+	case 0: {
+		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, b + 1, 4);
+		sin->sin_port = htons(port);
+		break;
+	}
+	case 3: /* IPv4-mapped */
+	case 1: {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, b + 1, 16);
+		if (b[0] % 4 == 3) {
+			memset(sin6->sin6_addr.s6_addr, 0, 10);
+			sin6->sin6_addr.s6_addr[10] = sin6->sin6_addr.s6_addr[11] = 0xff;
+		}
+		sin6->sin6_port = htons(port);
+		sin6->sin6_scope_id = b[19];
+		break;
+	}
+	default:
+		ss->ss_family = AF_UNIX;
+	}
+}
+
+static void fuzz_write(const uint8_t *data, size_t size)
+{
+	if (size < 40)
+		return;
+	struct sockaddr_storage src, dst;
+	endpoint_from_bytes(data, &src);
+	endpoint_from_bytes(data + 20, &dst);
+	write_and_reparse(&src, &dst);
+
+	char text[46];
+	ssize_t n = proxy_ip6_format(data + 1, text, sizeof(text));
+	CHECK(n > 0 && (size_t)n < sizeof(text) && text[n] == '\0');
+	uint8_t back[16];
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	if (memcmp(data + 1, mapped, 12) == 0) {
+		CHECK(inet_pton(AF_INET, text, back) == 1);
+		CHECK(memcmp(back, data + 13, 4) == 0);
+	} else {
+		CHECK(inet_pton(AF_INET6, text, back) == 1);
+		CHECK(memcmp(back, data + 1, 16) == 0);
+		char ref[INET6_ADDRSTRLEN];
+		/* glibc agrees except for ::a.b.c.d, which it writes dotted. */
+		CHECK(inet_ntop(AF_INET6, data + 1, ref, sizeof(ref)) != NULL);
+		if (strchr(ref, '.') == NULL)
+			CHECK(strcmp(ref, text) == 0);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	fuzz_parse(data, size);
+	fuzz_write(data, size);
+	return 0;
+}

@@ -4,6 +4,7 @@
 #   cmocka unit tests    build/{rel,asan}/tests/test_*   (each test case counts)
 #   fuzz corpus replays  build/{rel,asan}/fuzz/fuzz_*    (one per target and build)
 #   interop              tests/interop/run.sh <build>     (each scenario counts)
+#   gateway interop      tests/interop/run-gateway.sh <build> (Go threshold emulator)
 #   end to end           tests/e2e (pytest-3)             (each test counts)
 set -u
 cd "$(dirname "$0")/.."
@@ -50,6 +51,9 @@ run_suite() { # name, command...
 }
 if [ -x tests/interop/run.sh ]; then
   for b in rel asan; do run_suite "interop-$b" tests/interop/run.sh "$b"; done
+fi
+if [ -x tests/interop/run-gateway.sh ]; then
+  for b in rel asan; do run_suite "gateway-interop-$b" tests/interop/run-gateway.sh "$b"; done
 fi
 
 if ls tests/e2e/test_*.py >/dev/null 2>&1; then

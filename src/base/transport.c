@@ -18,8 +18,10 @@ static ssize_t tcp_read(struct transport *t, void *buf, size_t n)
 	struct tcp_transport *tt = (struct tcp_transport *)t;
 	for (;;) {
 		ssize_t r = read(t->fd, buf, n);
-		if (r >= 0)
+		if (r >= 0) {
+			tt->want = 0;
 			return r;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -36,6 +38,8 @@ static ssize_t tcp_writev(struct transport *t, const struct iovec *iov, int cnt)
 	ssize_t r = buf_writev_fd(t->fd, iov, cnt);
 	if (r == -EAGAIN)
 		tt->want = LOOP_WRITE;
+	else if (r >= 0)
+		tt->want = 0;
 	return r;
 }
 

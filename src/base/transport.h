@@ -21,8 +21,12 @@ struct transport_ops {
 	ssize_t (*read)(struct transport *t, void *buf, size_t n);
 	ssize_t (*writev)(struct transport *t, const struct iovec *iov, int cnt);
 	int (*shutdown_wr)(struct transport *t);
-	/* LOOP_READ / LOOP_WRITE the last -EAGAIN waits for. */
+	/* LOOP_READ / LOOP_WRITE the last call's -EAGAIN waits for; 0 after
+	 * a call that made progress. */
 	uint32_t (*want)(const struct transport *t);
+	/* Bytes already decrypted and readable without the fd being ready
+	 * (TLS); NULL means none ever are. */
+	size_t (*pending)(const struct transport *t);
 	void (*free)(struct transport *t);
 };
 
@@ -50,6 +54,10 @@ static inline int transport_shutdown_wr(struct transport *t)
 static inline uint32_t transport_want(const struct transport *t)
 {
 	return t->ops->want(t);
+}
+static inline size_t transport_pending(const struct transport *t)
+{
+	return t->ops->pending ? t->ops->pending(t) : 0;
 }
 /* Closes the fd and frees. NULL-safe. The caller unwatches the fd first. */
 static inline void transport_free(struct transport *t)

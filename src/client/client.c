@@ -423,18 +423,37 @@ static void resolve_services(struct client *cl, bool log_failures)
 	}
 }
 
-/* Logs an unknown service once per name (bounded). */
+/* A service name from the server, fit for one log line (it may hold any
+ * character JSON can carry, newlines included). */
+#define SAFE_NAME_LEN (CONTROL_MSG_SERVICE_MAX + 1)
+static const char *safe_name(char out[SAFE_NAME_LEN], const char *name)
+{
+	sanitize(out, SAFE_NAME_LEN, name, strlen(name));
+	return out;
+}
+
+/* Logs an unknown service once per name. The set of names is bounded; once
+ * it is full, further names are logged at debug level only (a server could
+ * send endless distinct names). */
 static void log_unknown_service(struct client *cl, const char *name)
 {
+	char safe[SAFE_NAME_LEN];
 	for (size_t i = 0; i < cl->n_unknown; i++)
 		if (strcmp(cl->unknown[i], name) == 0)
 			return;
-	log_warnx("client [%s]: service \"%s\" is not in ServiceToLocalAddrMap", cl->cfg->client_id, name);
-	if (cl->n_unknown < CLIENT_UNKNOWN_MAX) {
-		char *d = strdup(name);
-		if (d)
-			cl->unknown[cl->n_unknown++] = d;
+	if (cl->n_unknown >= CLIENT_UNKNOWN_MAX) {
+		log_debug("client [%s]: service \"%s\" is not in ServiceToLocalAddrMap", cl->cfg->client_id,
+			  safe_name(safe, name));
+		return;
 	}
+	log_warnx("client [%s]: service \"%s\" is not in ServiceToLocalAddrMap", cl->cfg->client_id,
+		  safe_name(safe, name));
+	char *d = strdup(name);
+	if (d)
+		cl->unknown[cl->n_unknown++] = d;
+	if (cl->n_unknown == CLIENT_UNKNOWN_MAX)
+		log_warnx("client [%s]: %d unknown service names seen; further ones are logged at debug level",
+			  cl->cfg->client_id, CLIENT_UNKNOWN_MAX);
 }
 
 /* ---- session teardown ---- */
@@ -569,8 +588,9 @@ static void pend_fail(struct pend *p, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	struct csess *ss = p->ss;
+	char safe[SAFE_NAME_LEN];
 	log_warnx("client [%s]: stream %u (service \"%s\"): %s", ss->cl->cfg->client_id,
-		  p->s ? mux_stream_id(p->s) : 0, p->service, why);
+		  p->s ? mux_stream_id(p->s) : 0, safe_name(safe, p->service), why);
 	if (p->s) {
 		if (p->inbound)
 			mux_stream_reset(p->s);
@@ -779,8 +799,9 @@ static void pend_reset(struct mstream_handler *h, struct mux_stream *s, int err)
 {
 	struct pend *p = (struct pend *)h;
 	(void)s;
+	char safe[SAFE_NAME_LEN];
 	log_debug("client [%s]: stream %u (service \"%s\") reset while waiting: %s",
-		  p->ss->cl->cfg->client_id, mux_stream_id(p->s), p->service, mux_strerror(err));
+		  p->ss->cl->cfg->client_id, mux_stream_id(p->s), safe_name(safe, p->service), mux_strerror(err));
 	pend_destroy(p);
 }
 
@@ -914,7 +935,9 @@ static void handle_control_msg(struct csess *ss, const struct control_msg *msg)
 		sess_fail(ss, "control message with unexpected action %lld", (long long)msg->action);
 		return;
 	}
-	log_debug("client [%s]: control message: service \"%s\"", ss->cl->cfg->client_id, msg->service);
+	char safe[SAFE_NAME_LEN];
+	log_debug("client [%s]: control message: service \"%s\"", ss->cl->cfg->client_id,
+		  safe_name(safe, msg->service));
 	if (ss->oq_head == NULL) {
 		int rc = open_for_service(ss, msg->service);
 		if (rc == 0) {
@@ -1542,6 +1565,11 @@ void client_stop(struct client *c)
 			sess_end(ss, ss->err);
 	}
 	c->sess = NULL;
+	c->started = false;
+	/* As the original's Close(): a live session is reported dropped
+	 * first (Connected -> Disconnected -> Closed). */
+	if (c->state == CLIENT_ST_CONNECTED)
+		change_state(c, CLIENT_ST_DISCONNECTED, "client stopped");
 	change_state(c, CLIENT_ST_CLOSED, NULL);
 }
 

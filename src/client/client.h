@@ -55,7 +55,8 @@
 
 struct client;
 
-/* The original's ClientState values (tunnel-lib), same numbers. */
+/* The original's ClientState values (tunnel-lib), same numbers. (Named
+ * client_conn_* because the server's internals own client_state_name.) */
 enum client_conn_state {
 	CLIENT_ST_UNKNOWN = 0,
 	CLIENT_ST_STARTED = 1,
@@ -85,8 +86,8 @@ struct client *client_new(struct loop *l, struct mconn_env *env, const struct co
 
 void client_set_state_cb(struct client *c, client_state_fn fn, void *udata);
 
-/* Starts connecting (first attempt right away, from the loop). 0 or
- * -EALREADY when already started. */
+/* Starts connecting (first attempt right away, from the loop). 0, or
+ * -EALREADY while running. A stopped client may be started again. */
 int client_start(struct client *c);
 
 /*
@@ -160,8 +161,10 @@ unsigned client_features_parse(const char *p, size_t n);
  *   \r\n
  * `features` lists the CLIENT_FEAT_* bits to ask for, written in the order
  * server-open, half-close, proxy-v2. Returns the length, or -1 when cap is
- * too small or host / client_id are empty or hold a byte outside
- * 0x21-0x7e (no header injection).
+ * too small, host is empty or holds a byte outside 0x21-0x7e, or client_id
+ * is empty, starts or ends with a space, or holds a control byte or DEL
+ * (no header injection; UTF-8 and inner spaces are allowed, as the config
+ * allows them).
  */
 ssize_t client_connect_request(char *buf, size_t cap, const char *host, uint16_t port,
 			       const char *client_id, unsigned features);

@@ -84,6 +84,7 @@ struct server {
 	struct ctl *ctls;	/* every control session, also those in handshake */
 	uint64_t next_conn_id;
 	size_t nhttp;		/* open HTTP connections on control/mgmt ports */
+	struct tls_ctx *tls;	/* UseTls: one server context for both ports */
 	bool stopping;
 };
 

@@ -36,6 +36,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/sock.h"
+#include "base/tls.h"
 #include "server/internal.h"
 #include "tunnel/relay.h"
 #include "wire/control_msg.h"
@@ -581,7 +582,7 @@ void server_visitor_accepted(struct listener *ls, int fd, const struct sock_addr
 /* ------------------------------------------------------------------ */
 /* HTTP front door: control CONNECT and management API                 */
 
-enum hconn_state { H_HEAD, H_BODY, H_WRITE, H_LINGER };
+enum hconn_state { H_TLS, H_HEAD, H_BODY, H_WRITE, H_LINGER };
 
 /* After an answer, unread request bytes are drained (at most this much, for
  * at most this long) so the peer reads the answer instead of a reset. */
@@ -591,6 +592,10 @@ enum hconn_state { H_HEAD, H_BODY, H_WRITE, H_LINGER };
 struct hconn {
 	struct server *srv;
 	int fd;
+	struct transport *t;	/* TCP or TLS; handed to the control session */
+	char cert_cn[256];	/* CommonName of the client certificate (TLS) */
+	char cert_id[256];	/* the client id it stands for */
+	bool has_cert;		/* cert_id is valid */
 	bool mgmt_port;		/* accepted on the management port */
 	bool control_port;	/* accepted on the control port */
 	struct sock_addr peer;
@@ -608,6 +613,8 @@ struct hconn {
 	struct loop_deferred reap;
 	bool dead;
 };
+
+static void hconn_io(struct loop *l, int fd, uint32_t events, void *udata);
 
 static void hconn_reap(void *arg)
 {
@@ -627,29 +634,37 @@ static void hconn_close(struct hconn *hc, bool keep_fd)
 	loop_timer_stop(hc->srv->loop, &hc->timer);
 	loop_unwatch(hc->srv->loop, hc->fd);
 	if (!keep_fd)
-		close(hc->fd);
+		transport_free(hc->t);
+	hc->t = NULL;
 	hc->srv->nhttp--;
 	loop_defer(hc->srv->loop, &hc->reap, hconn_reap, hc);
 }
 
 static void hconn_flush(struct hconn *hc)
 {
-	ssize_t w = buf_write_fd(&hc->out, hc->fd);
-	if (w < 0 && w != -EAGAIN) {
-		hconn_close(hc, false);
-		return;
+	while (!buf_empty(&hc->out)) {
+		struct iovec iov[2];
+		int n = buf_peekv(&hc->out, iov);
+		ssize_t w = transport_writev(hc->t, iov, n);
+		if (w == -EAGAIN)
+			break;
+		if (w < 0) {
+			hconn_close(hc, false);
+			return;
+		}
+		buf_consume(&hc->out, (size_t)w);
 	}
 	if (buf_empty(&hc->out)) {
 		/* Answer sent; no keep-alive. Half-close and drain what the
 		 * peer still sends (lingering close), so it reads our answer
 		 * rather than a reset. */
-		shutdown(hc->fd, SHUT_WR);
+		transport_shutdown_wr(hc->t);
 		hc->state = H_LINGER;
 		loop_watch_set(hc->srv->loop, hc->fd, LOOP_READ);
 		loop_timer_start(hc->srv->loop, &hc->timer, HCONN_LINGER_MS);
 		return;
 	}
-	loop_watch_set(hc->srv->loop, hc->fd, LOOP_WRITE);
+	loop_watch_set(hc->srv->loop, hc->fd, LOOP_WRITE | transport_want(hc->t));
 }
 
 static void hconn_respond(struct hconn *hc, int status, const char *ctype, const char *body, size_t blen,
@@ -674,8 +689,10 @@ static void hconn_respond(struct hconn *hc, int status, const char *ctype, const
 /* A plain-text error, Go's http.Error style ("<text>\n"). */
 static void hconn_text(struct hconn *hc, int status, const char *text, const char *extra)
 {
-	char body[512];
+	char body[1200];
 	int n = snprintf(body, sizeof(body), "%s\n", text);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = (int)sizeof(body) - 1;
 	char hdrs[256];
 	snprintf(hdrs, sizeof(hdrs), "X-Content-Type-Options: nosniff\r\nConnection: close\r\n%s",
 		 extra ? extra : "");
@@ -736,6 +753,24 @@ static void hconn_control(struct hconn *hc)
 		hconn_text(hc, 400, "400 missing or invalid X-Threshold-ClientId header", NULL);
 		return;
 	}
+	if (srv->cfg->use_tls) {
+		/* Identity comes from the certificate: the header must agree. */
+		if (!hc->has_cert || strlen(hc->cert_id) != idsp->len ||
+		    memcmp(hc->cert_id, idsp->p, idsp->len) != 0) {
+			char claimed[CLIENT_ID_MAX + 1];
+			snprintf(claimed, sizeof(claimed), "%.*s", (int)idsp->len, idsp->p);
+			log_warnx("control connection from %s refused: it claims client id \"%s\" but its certificate "
+				  "says \"%s\"%s%s%s",
+				  hc->peer_str, claimed, hc->cert_cn, srv->cfg->domain ? " (Domain " : "",
+				  srv->cfg->domain ? srv->cfg->domain : "", srv->cfg->domain ? ")" : "");
+			char msg[1024];
+			snprintf(msg, sizeof(msg),
+				 "403 client id \"%s\" does not match the TLS certificate (CommonName \"%s\")", claimed,
+				 hc->cert_cn);
+			hconn_text(hc, 403, msg, NULL);
+			return;
+		}
+	}
 	const struct http_span *fs = http_header_get(req->headers, req->n_headers, "X-Threshold-Features");
 	bool f_open = features_has(fs, "server-open");
 	bool f_half = features_has(fs, "half-close");
@@ -768,7 +803,7 @@ static void hconn_control(struct hconn *hc)
 	/* The socket has just delivered a request; its send buffer is empty,
 	 * so this small write completes (checked anyway). */
 	struct iovec iov = {answer, alen};
-	if (buf_writev_fd(hc->fd, &iov, 1) != (ssize_t)alen) {
+	if (transport_writev(hc->t, &iov, 1) != (ssize_t)alen) {
 		log_warnx("control connection from %s: cannot write the 200 answer", hc->peer_str);
 		free(ctl->id);
 		free(ctl);
@@ -785,18 +820,12 @@ static void hconn_control(struct hconn *hc)
 	sock_set_nodelay(hc->fd, true, NULL);
 	sock_set_keepalive(hc->fd, 15, 5, 3, NULL);
 	sock_set_user_timeout(hc->fd, srv->cfg->dead_peer_ms, NULL);
-	int fd = hc->fd;
+	struct transport *t = hc->t;
 	const uint8_t *pre = (const uint8_t *)hc->in + hc->head_len;
 	size_t prelen = hc->in_len - hc->head_len;
 	char name[SOCK_ADDRSTRLEN + 300];
 	snprintf(name, sizeof(name), "client %s (%s)", ctl->id, hc->peer_str);
-	struct transport *t = transport_tcp_new(fd);
-	hconn_close(hc, true); /* fd handed to the transport; hc->in still valid until reap */
-	if (t == NULL) {
-		free(ctl->id);
-		free(ctl);
-		return;
-	}
+	hconn_close(hc, true); /* transport handed over; hc->in still valid until reap */
 	ctl->mc = mconn_new(srv->env, t, &mc, &ctl_owner_ops, ctl, name, pre, prelen);
 	if (ctl->mc == NULL) {
 		log_warnx("control connection from %s: out of memory", ctl->peer);
@@ -818,7 +847,16 @@ static void hconn_control(struct hconn *hc)
 static bool mgmt_allowed(const struct hconn *hc)
 {
 	const struct config_server *cfg = hc->srv->cfg;
-	if (cfg->use_tls || cfg->mgmt_address != NULL)
+	if (cfg->use_tls) {
+		/* The handshake already required a CA-signed certificate. */
+		if (cfg->mgmt_client_ids == NULL)
+			return true;
+		for (size_t i = 0; hc->has_cert && i < cfg->n_mgmt_client_ids; i++)
+			if (strcmp(cfg->mgmt_client_ids[i], hc->cert_id) == 0)
+				return true;
+		return false;
+	}
+	if (cfg->mgmt_address != NULL)
 		return true;
 	struct sock_addr p = hc->peer;
 	sock_addr_unmap(&p);
@@ -854,8 +892,15 @@ static void hconn_dispatch(struct hconn *hc)
 		return;
 	}
 	if (!mgmt_allowed(hc)) {
-		log_warnx("management request from %s refused: without TLS only loopback may manage", hc->peer_str);
-		hconn_text(hc, 403, "403 the management API only answers loopback clients without TLS", NULL);
+		if (srv->cfg->use_tls) {
+			log_warnx("management request from %s refused: certificate \"%s\" is not in ManagementClientIds",
+				  hc->peer_str, hc->cert_cn);
+			hconn_text(hc, 403, "403 this certificate may not use the management API", NULL);
+		} else {
+			log_warnx("management request from %s refused: without TLS only loopback may manage",
+				  hc->peer_str);
+			hconn_text(hc, 403, "403 the management API only answers loopback clients without TLS", NULL);
+		}
 		return;
 	}
 	int status = 500;
@@ -892,7 +937,7 @@ static void hconn_got_head(struct hconn *hc)
 			if (req->expect_continue) {
 				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 				struct iovec iov = {(void *)cont, sizeof(cont) - 1};
-				buf_writev_fd(hc->fd, &iov, 1);
+				transport_writev(hc->t, &iov, 1);
 			}
 			return;
 		}
@@ -903,8 +948,8 @@ static void hconn_got_head(struct hconn *hc)
 static void hconn_read(struct hconn *hc)
 {
 	if (hc->state == H_BODY) {
-		ssize_t r = read(hc->fd, hc->body + hc->body_len, hc->body_need - hc->body_len);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		ssize_t r = transport_read(hc->t, hc->body + hc->body_len, hc->body_need - hc->body_len);
+		if (r == -EAGAIN)
 			return;
 		if (r <= 0) {
 			hconn_close(hc, false);
@@ -919,8 +964,8 @@ static void hconn_read(struct hconn *hc)
 	if (hc->state != H_HEAD) {
 		/* While or after answering: drain and ignore. */
 		char sink[16384];
-		ssize_t r = read(hc->fd, sink, sizeof(sink));
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		ssize_t r = transport_read(hc->t, sink, sizeof(sink));
+		if (r == -EAGAIN)
 			return;
 		if (r > 0)
 			hc->drained += (size_t)r;
@@ -932,8 +977,8 @@ static void hconn_read(struct hconn *hc)
 		}
 		return;
 	}
-	ssize_t r = read(hc->fd, hc->in + hc->in_len, HCONN_HEAD_MAX + 1 - hc->in_len);
-	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+	ssize_t r = transport_read(hc->t, hc->in + hc->in_len, HCONN_HEAD_MAX + 1 - hc->in_len);
+	if (r == -EAGAIN)
 		return;
 	if (r <= 0) {
 		hconn_close(hc, false);
@@ -976,6 +1021,51 @@ static void hconn_read(struct hconn *hc)
 	}
 }
 
+/* Derives the client id a certificate CommonName stands for: with Domain,
+ * the CN must be "<id>@<Domain>" (domain compared case-insensitively);
+ * without, the id is the CN's part before '@' (or the whole CN). */
+static bool cert_identity(const char *cn, const char *domain, char *out, size_t len)
+{
+	const char *at = strrchr(cn, '@');
+	size_t idlen;
+	if (domain) {
+		if (at == NULL || strcasecmp(at + 1, domain) != 0)
+			return false;
+		idlen = (size_t)(at - cn);
+	} else {
+		at = strchr(cn, '@');
+		idlen = at ? (size_t)(at - cn) : strlen(cn);
+	}
+	if (idlen == 0 || idlen >= len)
+		return false;
+	memcpy(out, cn, idlen);
+	out[idlen] = '\0';
+	return true;
+}
+
+static void hconn_tls(struct hconn *hc)
+{
+	char err[TLS_ERRLEN];
+	int rc = tls_handshake(hc->t, err);
+	if (rc == -EAGAIN) {
+		loop_watch_set(hc->srv->loop, hc->fd, transport_want(hc->t));
+		return;
+	}
+	if (rc != 0) {
+		log_warnx("%s connection from %s: %s", hc->control_port ? "control" : "management", hc->peer_str, err);
+		hconn_close(hc, false);
+		return;
+	}
+	tls_peer_cn(hc->t, hc->cert_cn, sizeof(hc->cert_cn));
+	hc->has_cert = cert_identity(hc->cert_cn, hc->srv->cfg->domain, hc->cert_id, sizeof(hc->cert_id));
+	log_debug("TLS from %s: %s, certificate CN \"%s\"%s%s", hc->peer_str, tls_version(hc->t), hc->cert_cn,
+		  hc->has_cert ? " = client " : " (no client id for this Domain)", hc->has_cert ? hc->cert_id : "");
+	hc->state = H_HEAD;
+	loop_watch_set(hc->srv->loop, hc->fd, LOOP_READ);
+	if (transport_pending(hc->t) > 0)
+		hconn_io(hc->srv->loop, hc->fd, LOOP_READ, hc);
+}
+
 static void hconn_io(struct loop *l, int fd, uint32_t events, void *udata)
 {
 	struct hconn *hc = udata;
@@ -983,13 +1073,22 @@ static void hconn_io(struct loop *l, int fd, uint32_t events, void *udata)
 	(void)fd;
 	if (hc->dead)
 		return;
+	if (hc->state == H_TLS) {
+		hconn_tls(hc);
+		return;
+	}
 	if (events & LOOP_WRITE) {
 		hconn_flush(hc);
 		if (hc->dead)
 			return;
 	}
-	if (events & LOOP_READ)
-		hconn_read(hc);
+	if (events & LOOP_READ) {
+		/* TLS may hold decrypted bytes the fd no longer signals. */
+		int budget = 64;
+		do
+			hconn_read(hc);
+		while (!hc->dead && budget-- > 0 && transport_pending(hc->t) > 0);
+	}
 }
 
 static void hconn_timeout(struct loop *l, struct loop_timer *t, void *udata)
@@ -1037,6 +1136,13 @@ static void front_accept(struct server *srv, int lfd, bool control, bool mgmt)
 		}
 		hc->srv = srv;
 		hc->fd = fd;
+		hc->t = srv->tls ? tls_transport_new(srv->tls, fd, true, NULL) : transport_tcp_new(fd);
+		if (hc->t == NULL) {
+			free(hc->in);
+			free(hc);
+			continue; /* fd closed by the transport constructor */
+		}
+		hc->state = srv->tls ? H_TLS : H_HEAD;
 		hc->control_port = control;
 		hc->mgmt_port = mgmt;
 		hc->peer = peer;
@@ -1045,9 +1151,9 @@ static void front_accept(struct server *srv, int lfd, bool control, bool mgmt)
 		buf_init(&hc->out, 2 * HCONN_BODY_MAX);
 		loop_timer_init(&hc->timer, hconn_timeout, hc);
 		if (loop_watch(srv->loop, fd, LOOP_READ, hconn_io, hc) != 0) {
+			transport_free(hc->t);
 			free(hc->in);
 			free(hc);
-			close(fd);
 			continue;
 		}
 		srv->nhttp++;
@@ -1100,6 +1206,19 @@ int server_start(struct server *srv, char *err, size_t errlen)
 {
 	const struct config_server *cfg = srv->cfg;
 	char e[SOCK_ERRLEN];
+	if (cfg->use_tls) {
+		char te[TLS_ERRLEN];
+		srv->tls = tls_ctx_server(cfg->tls_cert_file, cfg->tls_key_file, cfg->ca_file, cfg->ca_glob, te);
+		if (srv->tls == NULL) {
+			snprintf(err, errlen, "TLS: %s", te);
+			return -1;
+		}
+		log_info("TLS: client certificates must chain to %zu CA certificate(s)%s%s", tls_ctx_ca_count(srv->tls),
+			 cfg->domain ? "; client ids are <id>@" : "", cfg->domain ? cfg->domain : "");
+		if (cfg->mgmt_client_ids == NULL)
+			log_warnx("ManagementClientIds is not set: every certificate signed by the CA, i.e. every client, "
+				  "may use the management API (as the original); list the admin ids to restrict it");
+	}
 	srv->control_fd = sock_listen(cfg->listen_address, cfg->control_port, 1024, 0, e);
 	if (srv->control_fd < 0) {
 		snprintf(err, errlen, "control port: %s", e);
@@ -1166,6 +1285,7 @@ void server_free(struct server *srv)
 {
 	if (srv == NULL)
 		return;
+	tls_ctx_free(srv->tls);
 	tunnel_set_clear(&srv->tunnels);
 	while (srv->clients) {
 		struct client_entry *c = srv->clients;

@@ -34,13 +34,6 @@ int server_main(const char *config_path)
 	char *desc = config_server_describe(cfg);
 	log_info("threshold server is starting up using config:\n%s", desc ? desc : "(unavailable)");
 	free(desc);
-	if (cfg->use_tls) {
-		fprintf(stderr, "threshold server: %s: UseTls is true, but TLS is not built yet in this version; "
-				"refusing to start without the protection the config asks for\n",
-			config_path);
-		config_server_free(cfg);
-		return 1;
-	}
 	signal(SIGPIPE, SIG_IGN);
 	char serr[SOCK_ERRLEN];
 	if (sock_raise_fd_limit(serr) < 0)
@@ -68,6 +61,10 @@ int server_main(const char *config_path)
 	for (int i = 0; i < 3; i++)
 		loop_run_once(l, 0);
 out:
+	/* A second SIGTERM (a service manager signalling the whole group)
+	 * must not kill us half way through the teardown. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	if (srv)
 		server_stop(srv);
 	loop_free(l); /* reaps what is still deferred */

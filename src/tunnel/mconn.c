@@ -31,6 +31,7 @@ struct mconn {
 	uint32_t mask;		/* current interest */
 	bool closing;		/* mconn_close ran: no more I/O */
 	bool read_paused;	/* a write failed: no more reading */
+	uint32_t read_want;	/* what the last read's -EAGAIN waits for */
 	int write_err;		/* transport write failed inside emit */
 	int close_err;
 	uint8_t *pre;		/* session bytes read before the mconn existed */
@@ -73,7 +74,8 @@ static void update_interest(struct mconn *c)
 		mask |= LOOP_READ;
 	if (!buf_empty(&c->out))
 		mask |= LOOP_WRITE;
-	/* A transport that must write to make read progress (TLS) asks for it. */
+	/* A TLS read may need the socket writable (and a write readable). */
+	mask |= c->read_want | transport_want(c->t);
 	set_mask(c, mask);
 }
 
@@ -341,10 +343,15 @@ static void flush_out(struct mconn *c)
 static void read_in(struct mconn *c)
 {
 	struct mconn_env *env = c->env;
+	c->read_want = 0;
 	for (int i = 0; i < MCONN_READS_PER_EVENT && !c->closing && !c->read_paused; i++) {
 		ssize_t r = transport_read(c->t, env->rx, env->rx_len);
-		if (r == -EAGAIN)
+		if (r == -EAGAIN) {
+			c->read_want = transport_want(c->t);
+			if (c->read_want & LOOP_WRITE)
+				update_interest(c);
 			break;
+		}
 		if (r <= 0) {
 			if (r < 0)
 				log_debug("%s: read: %s", c->name, strerror((int)-r));
@@ -358,9 +365,13 @@ static void read_in(struct mconn *c)
 			mconn_close(c, -1, c->close_err ? c->close_err : MUX_E_EOF);
 			return;
 		}
-		if ((size_t)r < env->rx_len)
+		/* A short read means the socket is drained, unless TLS holds
+		 * decrypted bytes the fd will not signal again. */
+		if ((size_t)r < env->rx_len && transport_pending(c->t) == 0)
 			break;
 	}
+	if (!c->closing && transport_pending(c->t) > 0)
+		loop_timer_start(env->loop, &c->timer, 0); /* more to read: come back at once */
 	arm_timer(c);
 }
 
@@ -376,7 +387,7 @@ static void on_io(struct loop *l, int fd, uint32_t events, void *udata)
 		if (c->closing)
 			return;
 	}
-	if (events & LOOP_READ)
+	if ((events & LOOP_READ) || (c->read_want & LOOP_WRITE))
 		read_in(c);
 }
 
@@ -402,6 +413,11 @@ static void on_timer(struct loop *l, struct loop_timer *t, void *udata)
 		}
 		free(c->pre);
 		c->pre = NULL;
+		if (c->closing)
+			return;
+	}
+	if (transport_pending(c->t) > 0) {
+		read_in(c);
 		if (c->closing)
 			return;
 	}

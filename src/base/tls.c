@@ -1,0 +1,507 @@
+#include "base/tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <glob.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "base/loop.h"
+
+struct tls_ctx {
+	SSL_CTX *ctx;
+	size_t ca_count;
+};
+
+/* Writes of more than this are split; each SSL_write makes records of up
+ * to 16 KiB anyway. The gather buffer is per transport, allocated while a
+ * multi-iovec write is in flight only. */
+#define TLS_GATHER (64u * 1024)
+
+struct tls_transport {
+	struct transport t;
+	SSL *ssl;
+	uint32_t want;
+	/* A write SSL_write could not finish (WANT_*) must be retried with
+	 * the same bytes: keep them in `pend` until it completes. */
+	unsigned char *pend;
+	size_t pend_len;
+};
+
+static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* err = the formatted text plus OpenSSL's last error, if any. */
+static void set_err(char *err, const char *fmt, ...)
+{
+	if (err == NULL) {
+		ERR_clear_error();
+		return;
+	}
+	unsigned long e = ERR_peek_last_error();
+	char ossl[256] = "";
+	if (e)
+		ERR_error_string_n(e, ossl, sizeof(ossl));
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, TLS_ERRLEN, fmt, ap);
+	va_end(ap);
+	if (ossl[0]) {
+		size_t n = strlen(err);
+		snprintf(err + n, TLS_ERRLEN - n, " (%s)", ossl);
+	}
+	ERR_clear_error();
+}
+
+/* Adds every certificate of one PEM file to the store. */
+static int load_ca_file(X509_STORE *store, const char *path, size_t *count, char *err)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		if (err)
+			snprintf(err, TLS_ERRLEN, "CA file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	size_t n = 0;
+	X509 *x;
+	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_cert(store, x) != 1) {
+			unsigned long e = ERR_peek_last_error();
+			/* The same certificate twice (a chain file repeating the
+			 * root) is fine. */
+			if (ERR_GET_REASON(e) != X509_R_CERT_ALREADY_IN_HASH_TABLE) {
+				X509_free(x);
+				fclose(f);
+				set_err(err, "CA file %s: cannot add a certificate", path);
+				return -1;
+			}
+		}
+		X509_free(x);
+		n++;
+	}
+	fclose(f);
+	ERR_clear_error(); /* the PEM reader ends with "no start line" */
+	if (n == 0) {
+		if (err)
+			snprintf(err, TLS_ERRLEN, "CA file %s: no PEM certificate in it", path);
+		return -1;
+	}
+	*count += n;
+	return 0;
+}
+
+static int load_trust(SSL_CTX *ctx, const char *ca_file, const char *ca_glob, size_t *count, char *err)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	if (ca_file && *ca_file && load_ca_file(store, ca_file, count, err) != 0)
+		return -1;
+	if (ca_glob && *ca_glob) {
+		glob_t g;
+		int rc = glob(ca_glob, GLOB_ERR, NULL, &g);
+		if (rc == GLOB_NOMATCH) {
+			if (err)
+				snprintf(err, TLS_ERRLEN, "CaCertificateFilesGlob \"%s\" matches no file", ca_glob);
+			return -1;
+		}
+		if (rc != 0) {
+			if (err)
+				snprintf(err, TLS_ERRLEN, "CaCertificateFilesGlob \"%s\": cannot read the directory",
+					 ca_glob);
+			return -1;
+		}
+		for (size_t i = 0; i < g.gl_pathc; i++) {
+			if (load_ca_file(store, g.gl_pathv[i], count, err) != 0) {
+				globfree(&g);
+				return -1;
+			}
+		}
+		globfree(&g);
+	}
+	if (*count == 0) {
+		if (err)
+			snprintf(err, TLS_ERRLEN, "no CA certificate given (CaCertificateFile or CaCertificateFilesGlob)");
+		return -1;
+	}
+	return 0;
+}
+
+static SSL_CTX *base_ctx(bool server, char *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	if (ctx == NULL) {
+		set_err(err, "cannot create a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	return ctx;
+}
+
+static int load_identity(SSL_CTX *ctx, const char *cert_file, const char *key_file, char *err)
+{
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+		set_err(err, "certificate file %s: cannot load the certificate chain", cert_file);
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+		set_err(err, "key file %s: cannot load the private key", key_file);
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		set_err(err, "key file %s does not match the certificate in %s", key_file, cert_file);
+		return -1;
+	}
+	return 0;
+}
+
+struct tls_ctx *tls_ctx_server(const char *cert_file, const char *key_file, const char *ca_file,
+			       const char *ca_glob, char err[TLS_ERRLEN])
+{
+	struct tls_ctx *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->ctx = base_ctx(true, err);
+	if (c->ctx == NULL || load_identity(c->ctx, cert_file, key_file, err) != 0 ||
+	    load_trust(c->ctx, ca_file, ca_glob, &c->ca_count, err) != 0) {
+		tls_ctx_free(c);
+		return NULL;
+	}
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	/* Tickets would let a resumed session skip the client certificate
+	 * check's freshness; sessions are long-lived anyway. */
+	SSL_CTX_set_options(c->ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
+	return c;
+}
+
+struct tls_ctx *tls_ctx_client(const char *ca_file, const char *ca_glob, const char *cert_file,
+			       const char *key_file, char err[TLS_ERRLEN])
+{
+	struct tls_ctx *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->ctx = base_ctx(false, err);
+	if (c->ctx == NULL || load_trust(c->ctx, ca_file, ca_glob, &c->ca_count, err) != 0 ||
+	    (cert_file && *cert_file && load_identity(c->ctx, cert_file, key_file, err) != 0)) {
+		tls_ctx_free(c);
+		return NULL;
+	}
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
+	return c;
+}
+
+void tls_ctx_free(struct tls_ctx *c)
+{
+	if (c == NULL)
+		return;
+	SSL_CTX_free(c->ctx);
+	free(c);
+}
+
+size_t tls_ctx_ca_count(const struct tls_ctx *c)
+{
+	return c->ca_count;
+}
+
+/* ---- transport ---- */
+
+static const struct transport_ops tls_ops;
+
+static int map_error(struct tls_transport *tt, int rc)
+{
+	int e = SSL_get_error(tt->ssl, rc);
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		tt->want = LOOP_READ;
+		return -EAGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		tt->want = LOOP_WRITE;
+		return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		return errno ? -errno : -ECONNRESET;
+	default:
+		ERR_clear_error();
+		return -EPROTO;
+	}
+}
+
+static ssize_t tls_read(struct transport *t, void *buf, size_t n)
+{
+	struct tls_transport *tt = (struct tls_transport *)t;
+	size_t got = 0;
+	errno = 0;
+	int rc = SSL_read_ex(tt->ssl, buf, n, &got);
+	if (rc == 1) {
+		tt->want = 0;
+		return (ssize_t)got;
+	}
+	int m = map_error(tt, rc);
+	return m;
+}
+
+static ssize_t tls_write_some(struct tls_transport *tt, const void *p, size_t n)
+{
+	size_t done = 0;
+	errno = 0;
+	int rc = SSL_write_ex(tt->ssl, p, n, &done);
+	if (rc == 1) {
+		tt->want = 0;
+		return (ssize_t)done;
+	}
+	int m = map_error(tt, rc);
+	return m == 0 ? -EPIPE : m;
+}
+
+/*
+ * writev over TLS. OpenSSL needs a retried SSL_write to carry the same
+ * bytes; so when a write stops half way (WANT_*), the unsent rest of what
+ * we attempted is kept in `pend` and the next call first finishes it
+ * (reporting those bytes as written then). Callers (mconn) always retry
+ * with the same data, so the accounting matches.
+ */
+static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
+{
+	struct tls_transport *tt = (struct tls_transport *)t;
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	if (total == 0)
+		return 0;
+	if (tt->pend != NULL) {
+		/* Finish the pending write; its bytes are the first pend_len
+		 * of what the caller passes again. */
+		ssize_t w = tls_write_some(tt, tt->pend, tt->pend_len);
+		if (w < 0)
+			return w;
+		size_t len = tt->pend_len;
+		free(tt->pend);
+		tt->pend = NULL;
+		tt->pend_len = 0;
+		(void)w;
+		return (ssize_t)len;
+	}
+	/* One buffer per SSL_write: the caller's own when it is one iovec,
+	 * else a gather of up to TLS_GATHER bytes. */
+	const void *p;
+	size_t n;
+	unsigned char *g = NULL;
+	if (cnt == 1) {
+		p = iov[0].iov_base;
+		n = total < 4 * TLS_GATHER ? total : 4 * TLS_GATHER;
+	} else {
+		n = total < TLS_GATHER ? total : TLS_GATHER;
+		g = malloc(n);
+		if (g == NULL)
+			return -ENOMEM;
+		size_t off = 0;
+		for (int i = 0; i < cnt && off < n; i++) {
+			size_t k = iov[i].iov_len < n - off ? iov[i].iov_len : n - off;
+			memcpy(g + off, iov[i].iov_base, k);
+			off += k;
+		}
+		p = g;
+	}
+	ssize_t w = tls_write_some(tt, p, n);
+	if (w == -EAGAIN) {
+		/* OpenSSL wants the same bytes again: keep a copy. */
+		if (g == NULL) {
+			g = malloc(n);
+			if (g == NULL)
+				return -ENOMEM;
+			memcpy(g, p, n);
+		}
+		tt->pend = g;
+		tt->pend_len = n;
+		return -EAGAIN;
+	}
+	free(g);
+	return w;
+}
+
+static int tls_shutdown_wr(struct transport *t)
+{
+	struct tls_transport *tt = (struct tls_transport *)t;
+	SSL_shutdown(tt->ssl); /* close_notify, best effort */
+	ERR_clear_error();
+	return shutdown(t->fd, SHUT_WR) == 0 ? 0 : -errno;
+}
+
+static uint32_t tls_want(const struct transport *t)
+{
+	return ((const struct tls_transport *)t)->want;
+}
+
+static size_t tls_pending(const struct transport *t)
+{
+	const struct tls_transport *tt = (const struct tls_transport *)t;
+	return (size_t)SSL_pending(tt->ssl);
+}
+
+static void tls_free(struct transport *t)
+{
+	struct tls_transport *tt = (struct tls_transport *)t;
+	if (tt->ssl) {
+		SSL_set_quiet_shutdown(tt->ssl, 1);
+		SSL_free(tt->ssl);
+	}
+	ERR_clear_error();
+	free(tt->pend);
+	if (t->fd >= 0)
+		close(t->fd);
+	free(tt);
+}
+
+static const struct transport_ops tls_ops = {
+	.name = "tls",
+	.read = tls_read,
+	.writev = tls_writev,
+	.shutdown_wr = tls_shutdown_wr,
+	.want = tls_want,
+	.pending = tls_pending,
+	.free = tls_free,
+};
+
+struct transport *tls_transport_new(struct tls_ctx *ctx, int fd, bool server, const char *verify_name)
+{
+	struct tls_transport *tt = calloc(1, sizeof(*tt));
+	if (tt == NULL) {
+		close(fd);
+		return NULL;
+	}
+	tt->t.ops = &tls_ops;
+	tt->t.fd = fd;
+	tt->ssl = SSL_new(ctx->ctx);
+	if (tt->ssl == NULL || SSL_set_fd(tt->ssl, fd) != 1)
+		goto fail;
+	if (server) {
+		SSL_set_accept_state(tt->ssl);
+	} else {
+		SSL_set_connect_state(tt->ssl);
+		if (verify_name && *verify_name) {
+			unsigned char tmp[16];
+			bool ip = inet_pton(AF_INET, verify_name, tmp) == 1 || inet_pton(AF_INET6, verify_name, tmp) == 1;
+			if (ip) {
+				X509_VERIFY_PARAM *vp = SSL_get0_param(tt->ssl);
+				if (X509_VERIFY_PARAM_set1_ip_asc(vp, verify_name) != 1)
+					goto fail;
+			} else {
+				if (SSL_set1_host(tt->ssl, verify_name) != 1)
+					goto fail;
+				SSL_set_tlsext_host_name(tt->ssl, verify_name);
+			}
+		}
+	}
+	tt->want = LOOP_READ | (server ? 0 : LOOP_WRITE);
+	return &tt->t;
+fail:
+	ERR_clear_error();
+	tls_free(&tt->t);
+	return NULL;
+}
+
+int tls_handshake(struct transport *t, char err[TLS_ERRLEN])
+{
+	struct tls_transport *tt = (struct tls_transport *)t;
+	errno = 0;
+	int rc = SSL_do_handshake(tt->ssl);
+	if (rc == 1) {
+		tt->want = 0;
+		return 0;
+	}
+	int e = SSL_get_error(tt->ssl, rc);
+	if (e == SSL_ERROR_WANT_READ) {
+		tt->want = LOOP_READ;
+		return -EAGAIN;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		tt->want = LOOP_WRITE;
+		return -EAGAIN;
+	}
+	long vr = SSL_get_verify_result(tt->ssl);
+	const char *why = NULL;
+	char buf[256] = "";
+	if (vr != X509_V_OK) {
+		why = X509_verify_cert_error_string(vr);
+	} else {
+		unsigned long oe = ERR_peek_last_error();
+		if (oe) {
+			int reason = ERR_GET_REASON(oe);
+			if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+				why = "peer did not return a certificate";
+			else if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTP_REQUEST ||
+				 reason == SSL_R_UNKNOWN_PROTOCOL)
+				why = "not TLS (plaintext on a TLS port?)";
+			else {
+				ERR_error_string_n(oe, buf, sizeof(buf));
+				why = buf;
+			}
+		} else if (e == SSL_ERROR_SYSCALL) {
+			why = errno ? strerror(errno) : "connection closed during the handshake";
+		} else if (e == SSL_ERROR_ZERO_RETURN) {
+			why = "connection closed during the handshake";
+		} else {
+			why = "handshake failed";
+		}
+	}
+	if (err)
+		snprintf(err, TLS_ERRLEN, "TLS handshake failed: %s", why);
+	ERR_clear_error();
+	return -EPROTO;
+}
+
+bool tls_is(const struct transport *t)
+{
+	return t != NULL && t->ops == &tls_ops;
+}
+
+int tls_peer_cn(const struct transport *t, char *buf, size_t len)
+{
+	const struct tls_transport *tt = (const struct tls_transport *)t;
+	if (len)
+		buf[0] = '\0';
+	X509 *x = SSL_get1_peer_certificate(tt->ssl);
+	if (x == NULL)
+		return -1;
+	X509_NAME *name = X509_get_subject_name(x);
+	int n = X509_NAME_get_text_by_NID(name, NID_commonName, buf, (int)len);
+	X509_free(x);
+	if (n < 0 || (size_t)n != strlen(buf)) {
+		/* absent, or an embedded NUL: not a usable identity */
+		if (len)
+			buf[0] = '\0';
+		return -1;
+	}
+	return n;
+}
+
+bool tls_ktls_send(const struct transport *t)
+{
+	const struct tls_transport *tt = (const struct tls_transport *)t;
+	return BIO_get_ktls_send(SSL_get_wbio(tt->ssl)) == 1;
+}
+
+bool tls_ktls_recv(const struct transport *t)
+{
+	const struct tls_transport *tt = (const struct tls_transport *)t;
+	return BIO_get_ktls_recv(SSL_get_rbio(tt->ssl)) == 1;
+}
+
+const char *tls_version(const struct transport *t)
+{
+	const struct tls_transport *tt = (const struct tls_transport *)t;
+	return SSL_get_version(tt->ssl);
+}

@@ -1,0 +1,880 @@
+/*
+ * Unit tests for client/client: the pure helpers (backoff with an injected
+ * random source, the CONNECT request bytes, X-Threshold-Features parsing,
+ * the server-open preamble) and, on the loop against a scripted fake server
+ * on the loopback, the connect sequence: LF-only answer with yamux bytes
+ * glued to it, controlOk split across frames, stream per control message,
+ * refusals and timeouts logged with their reason.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/loop.h"
+#include "base/sock.h"
+#include "client/client.h"
+#include "tunnel/config.h"
+#include "tunnel/mconn.h"
+#include "wire/yamux_frame.h"
+
+#ifndef THRESHOLD_VERSION
+#define THRESHOLD_VERSION "0.0.0"
+#endif
+
+/* ---- backoff ---- */
+
+/* Injected random source: a fixed list, then an LCG. */
+struct rsrc {
+	const double *fixed;
+	size_t nfixed, i;
+	uint64_t lcg;
+};
+
+static double rsrc_next(struct rsrc *r)
+{
+	if (r->i < r->nfixed)
+		return r->fixed[r->i++];
+	r->lcg = r->lcg * 6364136223846793005ull + 1442695040888963407ull;
+	return (double)(r->lcg >> 11) / 9007199254740992.0;
+}
+
+/* The interval sequence of cenkalti v2.1.0 with the original's settings,
+ * in whole ms: x1.5 per attempt, 60 s once the interval reaches 40 s. */
+static const uint32_t base_ms[] = {500,  750,   1125,  1687,  2530,  3795,  5692,
+				   8538, 12807, 19210, 28815, 43222, 60000, 60000};
+
+static void test_backoff_bounds_per_attempt(void **state)
+{
+	(void)state;
+	struct client_backoff b;
+	/* u = 0: the low end, 0.5 x interval. */
+	client_backoff_init(&b, CLIENT_BACKOFF_INITIAL_MS, 60000);
+	for (size_t k = 0; k < sizeof(base_ms) / sizeof(base_ms[0]); k++) {
+		assert_int_equal(b.cur_ms, base_ms[k]);
+		assert_int_equal(client_backoff_next(&b, 0.0), base_ms[k] / 2);
+	}
+	/* u -> 1: the high end, 1.5 x interval (+1, Go's formula). */
+	client_backoff_init(&b, CLIENT_BACKOFF_INITIAL_MS, 60000);
+	for (size_t k = 0; k < sizeof(base_ms) / sizeof(base_ms[0]); k++) {
+		uint32_t d = client_backoff_next(&b, 0.9999999999);
+		uint32_t hi = base_ms[k] + base_ms[k] / 2;
+		assert_true(d >= hi && d <= hi + 1);
+	}
+	/* u = 0.5: the interval itself (the midpoint of [0.5x, 1.5x + 1]). */
+	client_backoff_init(&b, CLIENT_BACKOFF_INITIAL_MS, 60000);
+	assert_int_equal(client_backoff_next(&b, 0.5), 500);
+	assert_int_equal(client_backoff_next(&b, 0.5), 750);
+	/* Out-of-range u is treated as 0 (never a huge delay). */
+	client_backoff_init(&b, CLIENT_BACKOFF_INITIAL_MS, 60000);
+	assert_int_equal(client_backoff_next(&b, 1.0), 250);
+	assert_int_equal(client_backoff_next(&b, -0.5), 375);
+}
+
+static void test_backoff_random_source_and_cap(void **state)
+{
+	(void)state;
+	static const double fixed[] = {0.0, 0.25, 0.75, 0.999};
+	struct rsrc r = {fixed, 4, 0, 42};
+	struct client_backoff b;
+	client_backoff_init(&b, CLIENT_BACKOFF_INITIAL_MS, 60000);
+	/* The fixed draws, attempt by attempt: lo + u * (hi - lo + 1). */
+	assert_int_equal(client_backoff_next(&b, rsrc_next(&r)), 250);	/* 250 + 0 */
+	assert_int_equal(client_backoff_next(&b, rsrc_next(&r)), 562);	/* 375 + .25*751 */
+	assert_int_equal(client_backoff_next(&b, rsrc_next(&r)), 1407); /* 562.5 + .75*1126 */
+	/* Then 1000 LCG draws: every delay within [0.5, 1.5] x its interval,
+	 * never above 90 s + 1, and the interval stays at the 60 s cap. */
+	for (int k = 0; k < 1000; k++) {
+		uint32_t cur = b.cur_ms;
+		uint32_t d = client_backoff_next(&b, rsrc_next(&r));
+		assert_true(d >= cur / 2);
+		assert_true(d <= cur + cur / 2 + 1);
+		assert_true(d <= 90001);
+		assert_true(b.cur_ms <= 60000);
+	}
+	assert_int_equal(b.cur_ms, 60000);
+	/* Reset after a good handshake: the first retry is 0.25-0.75 s. */
+	client_backoff_reset(&b);
+	assert_int_equal(b.cur_ms, 500);
+	for (int k = 0; k < 100; k++) {
+		client_backoff_reset(&b);
+		uint32_t d = client_backoff_next(&b, rsrc_next(&r));
+		assert_true(d >= 250 && d <= 751);
+	}
+}
+
+static void test_backoff_custom_cap(void **state)
+{
+	(void)state;
+	struct client_backoff b;
+	/* MaximumConnectionRetrySeconds 5: 500, 750, 1125, 1687, 2530, 3795
+	 * (>= 5000 / 1.5) -> 5000. */
+	client_backoff_init(&b, CLIENT_BACKOFF_INITIAL_MS, 5000);
+	static const uint32_t want[] = {500, 750, 1125, 1687, 2530, 3795, 5000, 5000};
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+		assert_int_equal(b.cur_ms, want[k]);
+		client_backoff_next(&b, 0.3);
+	}
+	/* A cap below the initial interval caps the first one too. */
+	client_backoff_init(&b, CLIENT_BACKOFF_INITIAL_MS, 200);
+	assert_int_equal(b.cur_ms, 200);
+	assert_int_equal(client_backoff_next(&b, 0.0), 100);
+	assert_int_equal(b.cur_ms, 200);
+}
+
+/* ---- CONNECT request ---- */
+
+static void test_connect_request_bytes(void **state)
+{
+	(void)state;
+	char buf[1024];
+	ssize_t n = client_connect_request(buf, sizeof(buf), "gw.example.com", 9056, "TestClient1",
+					   CLIENT_FEATURES_REQUESTED);
+	const char *want =
+		"CONNECT /_controlPath/ HTTP/1.1\r\n"		/* request line, as Go writes it */
+		"Host: gw.example.com:9056\r\n"			/* the address as dialled */
+		"User-Agent: threshold/" THRESHOLD_VERSION "\r\n"
+		"X-Threshold-Identifier: TestClient1\r\n"	/* 4b75a35 servers */
+		"X-Threshold-ClientId: TestClient1\r\n"		/* later servers */
+		"X-Threshold-Features: server-open, half-close\r\n" /* ours only */
+		"\r\n";
+	assert_int_equal(n, (ssize_t)strlen(want));
+	assert_string_equal(buf, want);
+
+	/* IPv6 literal: brackets in Host. No features: no header. */
+	n = client_connect_request(buf, sizeof(buf), "::1", 443, "a b", 0);
+	assert_true(n > 0);
+	assert_string_equal(buf, "CONNECT /_controlPath/ HTTP/1.1\r\n"
+				 "Host: [::1]:443\r\n"
+				 "User-Agent: threshold/" THRESHOLD_VERSION "\r\n"
+				 "X-Threshold-Identifier: a b\r\n"
+				 "X-Threshold-ClientId: a b\r\n"
+				 "\r\n");
+	/* All three features, in the documented order. */
+	n = client_connect_request(buf, sizeof(buf), "h", 1, "c",
+				   CLIENT_FEAT_PROXY_V2 | CLIENT_FEAT_HALF_CLOSE | CLIENT_FEAT_SERVER_OPEN);
+	assert_true(n > 0);
+	assert_non_null(strstr(buf, "\r\nX-Threshold-Features: server-open, half-close, proxy-v2\r\n\r\n"));
+
+	/* No header injection, no empty values. */
+	assert_int_equal(client_connect_request(buf, sizeof(buf), "h", 1, "evil\r\nX-A: b", 0), -1);
+	assert_int_equal(client_connect_request(buf, sizeof(buf), "h", 1, "evil\n", 0), -1);
+	assert_int_equal(client_connect_request(buf, sizeof(buf), "h", 1, "del\x7f", 0), -1);
+	assert_int_equal(client_connect_request(buf, sizeof(buf), "h", 1, "", 0), -1);
+	assert_int_equal(client_connect_request(buf, sizeof(buf), "h", 1, " lead", 0), -1);
+	assert_int_equal(client_connect_request(buf, sizeof(buf), "", 1, "c", 0), -1);
+	assert_int_equal(client_connect_request(buf, sizeof(buf), "h h", 1, "c", 0), -1);
+	assert_int_equal(client_connect_request(buf, sizeof(buf), "h\r\n", 1, "c", 0), -1);
+	/* Too small a buffer: -1, never a cut request. */
+	ssize_t full = client_connect_request(buf, sizeof(buf), "h", 1, "c", CLIENT_FEATURES_REQUESTED);
+	assert_true(full > 0);
+	assert_int_equal(client_connect_request(buf, (size_t)full, "h", 1, "c", CLIENT_FEATURES_REQUESTED), -1);
+	assert_int_equal(client_connect_request(buf, (size_t)full + 1, "h", 1, "c", CLIENT_FEATURES_REQUESTED),
+			 full);
+}
+
+/* ---- feature list ---- */
+
+static unsigned feats(const char *s)
+{
+	return client_features_parse(s, strlen(s));
+}
+
+static void test_features_parse(void **state)
+{
+	(void)state;
+	const unsigned SO = CLIENT_FEAT_SERVER_OPEN, HC = CLIENT_FEAT_HALF_CLOSE, P2 = CLIENT_FEAT_PROXY_V2;
+	assert_int_equal(feats("server-open, half-close"), SO | HC);
+	assert_int_equal(feats("server-open,half-close"), SO | HC);
+	assert_int_equal(feats("  half-close\t,\tserver-open  "), SO | HC);
+	assert_int_equal(feats("Server-Open, HALF-CLOSE"), SO | HC); /* case-insensitive */
+	assert_int_equal(feats("half-close"), HC);
+	assert_int_equal(feats("proxy-v2"), P2);
+	assert_int_equal(feats("foo, server-open, bar"), SO);	     /* unknown ignored */
+	assert_int_equal(feats(",,server-open,,"), SO);		     /* empty tokens ignored */
+	assert_int_equal(feats("server-openx, xhalf-close"), 0);      /* whole tokens only */
+	assert_int_equal(feats("server open"), 0);
+	assert_int_equal(feats("server-open;q=1"), 0);
+	assert_int_equal(feats(""), 0);
+	assert_int_equal(feats(" , "), 0);
+	assert_int_equal(client_features_parse(NULL, 0), 0);
+	/* Length-bounded: no NUL needed, nothing read past n. */
+	assert_int_equal(client_features_parse("half-close, server-open", 10), HC);
+}
+
+/* ---- preamble ---- */
+
+static int pre(const char *s, struct control_msg *m, size_t *used)
+{
+	return client_preamble_parse(s, strlen(s), m, used);
+}
+
+static void test_preamble_parse(void **state)
+{
+	(void)state;
+	struct control_msg m;
+	size_t used;
+
+	/* The line, then the visitor's bytes. */
+	const char *ok = "{\"action\":1,\"service\":\"fooService\"}\nGET / HTTP/1.1\r\n";
+	assert_int_equal(pre(ok, &m, &used), CLIENT_PREAMBLE_OK);
+	assert_int_equal(used, 36);
+	assert_string_equal(m.service, "fooService");
+	assert_int_equal(m.action, 1);
+
+	/* Split anywhere before the newline: need more; nothing consumed. */
+	for (size_t cut = 0; cut < 36; cut++) {
+		used = 99;
+		assert_int_equal(client_preamble_parse(ok, cut, &m, &used), CLIENT_PREAMBLE_NEED_MORE);
+		assert_int_equal(used, 0);
+	}
+	assert_int_equal(client_preamble_parse(ok, 36, &m, &used), CLIENT_PREAMBLE_OK);
+	assert_int_equal(used, 36);
+
+	/* Go's escapes, unknown fields, case-insensitive keys, CRLF. */
+	assert_int_equal(pre("{\"action\":1,\"service\":\"a\\u003cb\\u0026\"}\n", &m, &used), CLIENT_PREAMBLE_OK);
+	assert_string_equal(m.service, "a<b&");
+	assert_int_equal(pre("{\"Service\":\"x\",\"extra\":[1,2],\"ACTION\":1}\n", &m, &used), CLIENT_PREAMBLE_OK);
+	assert_string_equal(m.service, "x");
+	assert_int_equal(pre("{\"action\":1,\"service\":\"x\"}\r\nrest", &m, &used), CLIENT_PREAMBLE_OK);
+	assert_int_equal(used, 28);
+
+	/* Bad: blank line first, wrong or missing action, not one object,
+	 * service not a string, an empty line alone. */
+	assert_int_equal(pre("\n{\"action\":1,\"service\":\"x\"}\n", &m, &used), CLIENT_PREAMBLE_E_BAD);
+	assert_int_equal(pre("{\"action\":3,\"service\":\"x\"}\n", &m, &used), CLIENT_PREAMBLE_E_BAD);
+	assert_int_equal(pre("{\"service\":\"x\"}\n", &m, &used), CLIENT_PREAMBLE_E_BAD);
+	assert_int_equal(pre("{\"action\":1.5,\"service\":\"x\"}\n", &m, &used), CLIENT_PREAMBLE_E_BAD);
+	assert_int_equal(pre("[1]\n", &m, &used), CLIENT_PREAMBLE_E_BAD);
+	assert_int_equal(pre("{\"action\":1,\"service\":\"x\"} {}\n", &m, &used), CLIENT_PREAMBLE_E_BAD);
+	assert_int_equal(pre("{\"action\":1,\"service\":7}\n", &m, &used), CLIENT_PREAMBLE_E_BAD);
+	assert_int_equal(pre("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n", &m, &used), CLIENT_PREAMBLE_E_BAD);
+	assert_int_equal(pre("\n", &m, &used), CLIENT_PREAMBLE_E_BAD);
+	assert_int_equal(used, 0);
+
+	/* The cap: 4096 bytes including the newline is fine, one more is not. */
+	char *big = malloc(CLIENT_PREAMBLE_MAX + 64);
+	assert_non_null(big);
+	const char *head = "{\"action\":1,\"service\":\"svc\",\"pad\":\"";
+	size_t hl = strlen(head);
+	memcpy(big, head, hl);
+	size_t pad = CLIENT_PREAMBLE_MAX - hl - 3; /* + "\"}\n" = 4096 */
+	memset(big + hl, 'p', pad);
+	memcpy(big + hl + pad, "\"}\nX", 4);
+	assert_int_equal(client_preamble_parse(big, CLIENT_PREAMBLE_MAX + 1, &m, &used), CLIENT_PREAMBLE_OK);
+	assert_int_equal(used, CLIENT_PREAMBLE_MAX);
+	assert_string_equal(m.service, "svc");
+	memset(big + hl, 'p', pad + 1);
+	memcpy(big + hl + pad + 1, "\"}\n", 3);
+	assert_int_equal(client_preamble_parse(big, CLIENT_PREAMBLE_MAX + 1, &m, &used), CLIENT_PREAMBLE_E_TOO_LONG);
+	/* 4096 bytes without a newline: too long, whatever follows. */
+	memset(big, 'x', CLIENT_PREAMBLE_MAX);
+	assert_int_equal(client_preamble_parse(big, CLIENT_PREAMBLE_MAX, &m, &used), CLIENT_PREAMBLE_E_TOO_LONG);
+	assert_int_equal(client_preamble_parse(big, CLIENT_PREAMBLE_MAX - 1, &m, &used), CLIENT_PREAMBLE_NEED_MORE);
+	free(big);
+}
+
+static void test_state_names(void **state)
+{
+	(void)state;
+	assert_string_equal(client_conn_state_name(CLIENT_ST_UNKNOWN), "ClientUnknown");
+	assert_string_equal(client_conn_state_name(CLIENT_ST_STARTED), "ClientStarted");
+	assert_string_equal(client_conn_state_name(CLIENT_ST_CONNECTING), "ClientConnecting");
+	assert_string_equal(client_conn_state_name(CLIENT_ST_CONNECTED), "ClientConnected");
+	assert_string_equal(client_conn_state_name(CLIENT_ST_DISCONNECTED), "ClientDisconnected");
+	assert_string_equal(client_conn_state_name(CLIENT_ST_CLOSED), "ClientClosed");
+	assert_int_equal(CLIENT_ST_CONNECTED, 3); /* the original's numbers */
+}
+
+/* ---- on the loop, against a scripted server ---- */
+
+#define LOGBUF 65536
+
+struct fixture {
+	struct loop *l;
+	struct mconn_env env;
+	struct config_client cfg;
+	struct config_service svc[1];
+	struct client *c;
+	int lfd, sfd;
+	uint16_t port;
+	char logs[LOGBUF];
+	size_t loglen;
+	enum client_conn_state states[64];
+	size_t nstates;
+	uint8_t in[65536]; /* what the client sent, not yet parsed */
+	size_t inlen;
+};
+
+static void log_capture(void *udata, enum log_level level, const char *line, const char *msg)
+{
+	struct fixture *f = udata;
+	(void)level;
+	(void)line;
+	size_t n = strlen(msg);
+	if (f->loglen + n + 2 < LOGBUF) {
+		memcpy(f->logs + f->loglen, msg, n);
+		f->loglen += n;
+		f->logs[f->loglen++] = '\n';
+		f->logs[f->loglen] = '\0';
+	}
+}
+
+static void on_state(void *udata, enum client_conn_state prev, enum client_conn_state cur, const char *err)
+{
+	struct fixture *f = udata;
+	(void)prev;
+	(void)err;
+	if (f->nstates < 64)
+		f->states[f->nstates++] = cur;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct fixture *fx_new_svc(uint32_t connect_timeout_ms, uint16_t svc_port);
+
+static struct fixture *fx_new(uint32_t connect_timeout_ms)
+{
+	return fx_new_svc(connect_timeout_ms, 0);
+}
+
+/* svc_port != 0: one service "svc" at 127.0.0.1:svc_port. */
+static struct fixture *fx_new_svc(uint32_t connect_timeout_ms, uint16_t svc_port)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	char err[SOCK_ERRLEN];
+	f->lfd = sock_listen("127.0.0.1", 0, 16, 0, err);
+	assert_true(f->lfd >= 0);
+	struct sock_addr a;
+	assert_int_equal(sock_local_addr(f->lfd, &a, err), 0);
+	f->port = sock_addr_port(&a);
+	f->sfd = -1;
+	f->l = loop_new();
+	assert_non_null(f->l);
+	assert_int_equal(mconn_env_init(&f->env, f->l), 0);
+	f->cfg.client_id = "c1";
+	f->cfg.server_host = "127.0.0.1";
+	f->cfg.server_port = f->port;
+	f->cfg.retry_cap_ms = 60000;
+	f->cfg.keepalive_ms = 30000;
+	f->cfg.dead_peer_ms = 30000;
+	f->cfg.connect_timeout_ms = connect_timeout_ms;
+	f->cfg.dial_timeout_ms = 1000;
+	f->cfg.recv_window = 1024 * 1024;
+	if (svc_port) {
+		f->svc[0].name = "svc";
+		f->svc[0].host = "127.0.0.1";
+		f->svc[0].port = svc_port;
+		f->cfg.services = f->svc;
+		f->cfg.n_services = 1;
+	}
+	log_set_sink(log_capture, f);
+	f->c = client_new(f->l, &f->env, &f->cfg);
+	assert_non_null(f->c);
+	client_set_state_cb(f->c, on_state, f);
+	assert_int_equal(client_start(f->c), 0);
+	return f;
+}
+
+static void fx_free(struct fixture *f)
+{
+	client_stop(f->c);
+	for (int i = 0; i < 3; i++)
+		loop_run_once(f->l, 0);
+	client_free(f->c);
+	loop_free(f->l);
+	mconn_env_free(&f->env);
+	log_set_sink(NULL, NULL);
+	if (f->sfd >= 0)
+		close(f->sfd);
+	close(f->lfd);
+	free(f);
+}
+
+/* Runs the loop until cond(f) or 5 s. */
+static bool run_until(struct fixture *f, bool (*cond)(struct fixture *))
+{
+	uint64_t end = now_ms() + 5000;
+	while (!cond(f)) {
+		if (now_ms() > end)
+			return false;
+		loop_run_once(f->l, 10);
+		if (f->sfd < 0) {
+			int fd = sock_accept(f->lfd, NULL, NULL);
+			if (fd >= 0)
+				f->sfd = fd;
+		}
+		if (f->sfd >= 0 && f->inlen < sizeof(f->in)) {
+			ssize_t r = recv(f->sfd, f->in + f->inlen, sizeof(f->in) - f->inlen, MSG_DONTWAIT);
+			if (r > 0)
+				f->inlen += (size_t)r;
+		}
+	}
+	return true;
+}
+
+static bool have_request(struct fixture *f)
+{
+	return f->inlen >= 4 && memmem(f->in, f->inlen, "\r\n\r\n", 4) != NULL;
+}
+
+static void srv_send(struct fixture *f, const void *p, size_t n)
+{
+	assert_int_equal(send(f->sfd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static size_t frame(uint8_t *out, uint8_t type, uint16_t flags, uint32_t id, const char *payload,
+		    uint32_t len)
+{
+	yamux_hdr_encode(out, type, flags, id, payload ? (uint32_t)strlen(payload) : len);
+	if (payload)
+		memcpy(out + YAMUX_HDR_LEN, payload, strlen(payload));
+	return YAMUX_HDR_LEN + (payload ? strlen(payload) : 0);
+}
+
+/* Pops the next frame the client sent, if complete. */
+static bool next_frame(struct fixture *f, struct yamux_hdr *h, char *payload, size_t cap)
+{
+	if (yamux_hdr_decode(f->in, f->inlen, h) != YAMUX_DECODE_OK)
+		return false;
+	size_t plen = h->type == YAMUX_DATA ? h->length : 0;
+	if (f->inlen < YAMUX_HDR_LEN + plen)
+		return false;
+	assert_true(plen < cap);
+	memcpy(payload, f->in + YAMUX_HDR_LEN, plen);
+	payload[plen] = '\0';
+	memmove(f->in, f->in + YAMUX_HDR_LEN + plen, f->inlen - YAMUX_HDR_LEN - plen);
+	f->inlen -= YAMUX_HDR_LEN + plen;
+	return true;
+}
+
+static bool have_frame(struct fixture *f)
+{
+	struct yamux_hdr h;
+	if (yamux_hdr_decode(f->in, f->inlen, &h) != YAMUX_DECODE_OK)
+		return false;
+	return f->inlen >= YAMUX_HDR_LEN + (h.type == YAMUX_DATA ? h.length : 0);
+}
+
+static void expect_frame(struct fixture *f, uint8_t type, uint16_t flags, uint32_t id, const char *payload)
+{
+	assert_true(run_until(f, have_frame));
+	struct yamux_hdr h;
+	char p[4096];
+	assert_true(next_frame(f, &h, p, sizeof(p)));
+	assert_int_equal(h.type, type);
+	assert_int_equal(h.flags, flags);
+	assert_int_equal(h.stream_id, id);
+	if (payload)
+		assert_string_equal(p, payload);
+}
+
+static bool is_connected(struct fixture *f)
+{
+	return client_get_state(f->c) == CLIENT_ST_CONNECTED;
+}
+
+/* Accepts the CONNECT and checks its bytes. */
+static void take_request(struct fixture *f)
+{
+	assert_true(run_until(f, have_request));
+	char want[512];
+	ssize_t n = client_connect_request(want, sizeof(want), "127.0.0.1", f->port, "c1",
+					   CLIENT_FEATURES_REQUESTED);
+	assert_true(n > 0);
+	assert_true(f->inlen >= (size_t)n);
+	assert_memory_equal(f->in, want, (size_t)n);
+	memmove(f->in, f->in + n, f->inlen - (size_t)n);
+	f->inlen -= (size_t)n;
+}
+
+static void test_loop_connect_go_server(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(5000);
+	take_request(f);
+	/* The Go server's 34-byte LF-only answer with, in the same segment, the
+	 * ACK of stream 1 and the first 5 bytes of controlOk: they belong to
+	 * yamux and must not be lost with the head. */
+	uint8_t out[256];
+	size_t n = 0;
+	memcpy(out, "HTTP/1.1 200 Connected to Tunnel\n\n", 34);
+	n = 34;
+	/* Our SYN for stream 1 comes first; the ACK may only follow it, but
+	 * the bytes are already on the wire when the session starts. */
+	n += frame(out + n, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, NULL, 0);
+	n += frame(out + n, YAMUX_DATA, 0, 1, "contr", 0);
+	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 1, NULL);
+	expect_frame(f, YAMUX_DATA, 0, 1, "controlHandshake");
+	assert_false(is_connected(f));
+	n = frame(out, YAMUX_DATA, 0, 1, "olOk", 0);
+	srv_send(f, out, n);
+	assert_true(run_until(f, is_connected));
+	assert_non_null(strstr(f->logs, "clientStateChange: [c1] ClientConnecting->ClientConnected"));
+	assert_non_null(strstr(f->logs, "features in force: none"));
+	assert_int_equal(client_features(f->c), 0);
+
+	/* Two control messages in one frame, the second split: one stream
+	 * each, in order; unknown services are opened, then closed (FIN). */
+	n = frame(out, YAMUX_DATA, 0, 1, "{\"action\":1,\"service\":\"nope\"}\n{\"action\":1,\"ser", 0);
+	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 3, NULL);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_FIN, 3, NULL);
+	n = frame(out, YAMUX_DATA, 0, 1, "vice\":\"nope\"}\n", 0);
+	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 5, NULL);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_FIN, 5, NULL);
+	/* Logged once per service name. */
+	const char *first = strstr(f->logs, "service \"nope\" is not in ServiceToLocalAddrMap");
+	assert_non_null(first);
+	assert_null(strstr(first + 1, "service \"nope\" is not in ServiceToLocalAddrMap"));
+
+	/* A server-open stream without the feature in force: RST. */
+	n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 2, NULL, 0);
+	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_RST, 2, NULL);
+
+	/* Garbage on the control stream: the session ends, GoAway, and the
+	 * client goes Disconnected -> Connecting with the reason. */
+	n = frame(out, YAMUX_DATA, 0, 1, "not json\n", 0);
+	srv_send(f, out, n);
+	expect_frame(f, YAMUX_GO_AWAY, 0, 0, NULL);
+	assert_non_null(strstr(f->logs, "ClientConnected->ClientDisconnected (bad control message"));
+	assert_non_null(strstr(f->logs, "ClientDisconnected->ClientConnecting (bad control message"));
+	assert_non_null(strstr(f->logs, "reconnecting in 0."));
+	fx_free(f);
+}
+
+static void test_loop_features_and_server_open_reset(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(5000);
+	take_request(f);
+	const char *ans = "HTTP/1.1 200 Connected to Tunnel\r\nX-Threshold-Features: half-close, Server-Open, x\r\n\r\n";
+	srv_send(f, ans, strlen(ans));
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 1, NULL);
+	expect_frame(f, YAMUX_DATA, 0, 1, "controlHandshake");
+	uint8_t out[512];
+	size_t n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, NULL, 0);
+	n += frame(out + n, YAMUX_DATA, 0, 1, "controlOk", 0);
+	srv_send(f, out, n);
+	assert_true(run_until(f, is_connected));
+	assert_int_equal(client_features(f->c), CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE);
+
+	/* server-open: SYN + preamble for an unknown service -> ACK, then RST. */
+	n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 2, NULL, 0);
+	n += frame(out + n, YAMUX_DATA, 0, 2, "{\"action\":1,\"se", 0);
+	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 2, NULL);
+	n = frame(out, YAMUX_DATA, 0, 2, "rvice\":\"nope\"}\nhello", 0);
+	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_RST, 2, NULL);
+	/* A bad preamble -> RST too; the session lives on. */
+	n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 4, NULL, 0);
+	n += frame(out + n, YAMUX_DATA, 0, 4, "PROXY TCP4 1.1.1.1 2.2.2.2 1 2\r\n", 0);
+	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 4, NULL);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_RST, 4, NULL);
+	assert_true(is_connected(f));
+	assert_non_null(strstr(f->logs, "bad preamble"));
+	fx_free(f);
+}
+
+static bool saw_failure(struct fixture *f)
+{
+	return strstr(f->logs, "failed:") != NULL;
+}
+
+static void test_loop_refused_logged(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(5000);
+	take_request(f);
+	const char *ans = "HTTP/1.1 403 Forbidden\r\nContent-Length: 28\r\n\r\nidentity c1 is not allowed\nx";
+	srv_send(f, ans, strlen(ans));
+	assert_true(run_until(f, saw_failure));
+	assert_non_null(strstr(f->logs, "tunnel server error: status=403 Forbidden, body=identity c1 is not allowed"));
+	assert_non_null(strstr(f->logs, "ClientConnecting->ClientConnecting (tunnel server error: status=403"));
+	assert_false(is_connected(f));
+	fx_free(f);
+}
+
+static void test_loop_wrong_status_text(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(5000);
+	take_request(f);
+	const char *ans = "HTTP/1.1 200 OK\n\n";
+	srv_send(f, ans, strlen(ans));
+	assert_true(run_until(f, saw_failure));
+	assert_non_null(strstr(f->logs, "status text is not \"Connected to Tunnel\""));
+	fx_free(f);
+}
+
+static void test_loop_bad_handshake(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(5000);
+	take_request(f);
+	uint8_t out[256];
+	size_t n = 34;
+	memcpy(out, "HTTP/1.1 200 Connected to Tunnel\n\n", 34);
+	n += frame(out + n, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, NULL, 0);
+	n += frame(out + n, YAMUX_DATA, 0, 1, "controlNO", 0);
+	srv_send(f, out, n);
+	assert_true(run_until(f, saw_failure));
+	assert_non_null(strstr(f->logs, "invalid handshake response, received: controlNO"));
+	assert_false(is_connected(f));
+	fx_free(f);
+}
+
+static void test_loop_timeouts(void **state)
+{
+	(void)state;
+	/* Accepted, never answered: the CONNECT answer times out. */
+	struct fixture *f = fx_new(150);
+	take_request(f);
+	assert_true(run_until(f, saw_failure));
+	assert_non_null(strstr(f->logs, "no answer to CONNECT from 127.0.0.1:"));
+	fx_free(f);
+
+	/* Answered, but no controlOk. */
+	f = fx_new(150);
+	take_request(f);
+	srv_send(f, "HTTP/1.1 200 Connected to Tunnel\n\n", 34);
+	assert_true(run_until(f, saw_failure));
+	assert_non_null(strstr(f->logs, "no controlOk from 127.0.0.1:"));
+	fx_free(f);
+
+	/* Nobody listening: refused, logged, retried. */
+	f = fx_new(150);
+	close(f->lfd);
+	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(run_until(f, saw_failure));
+	assert_non_null(strstr(f->logs, "Connection refused; next attempt in 0."));
+	fx_free(f);
+}
+
+/* Completes CONNECT + handshake as a Go server would. */
+static void connect_go(struct fixture *f)
+{
+	take_request(f);
+	uint8_t out[256];
+	size_t n = 34;
+	memcpy(out, "HTTP/1.1 200 Connected to Tunnel\n\n", 34);
+	n += frame(out + n, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, NULL, 0);
+	n += frame(out + n, YAMUX_DATA, 0, 1, "controlOk", 0);
+	srv_send(f, out, n);
+	assert_true(run_until(f, is_connected));
+}
+
+static bool saw_keepalive(struct fixture *f)
+{
+	return strstr(f->logs, "ClientConnected->ClientDisconnected (keepalive timeout)") != NULL;
+}
+
+static void test_loop_dead_peer(void **state)
+{
+	(void)state;
+	/* Pings every 100 ms; 200 ms without an answer kills the session. */
+	struct fixture *f = fx_new(5000);
+	client_stop(f->c); /* before its first attempt: new timings */
+	f->cfg.keepalive_ms = 100;
+	f->cfg.dead_peer_ms = 200;
+	assert_int_equal(client_start(f->c), 0);
+	connect_go(f);
+	uint64_t t0 = now_ms();
+	assert_true(run_until(f, saw_keepalive));
+	assert_true(now_ms() - t0 >= 200);
+	/* The client pinged (Ping SYN, stream 0) before giving up. */
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 1, NULL);
+	expect_frame(f, YAMUX_DATA, 0, 1, "controlHandshake");
+	struct yamux_hdr h;
+	char p[64];
+	assert_true(run_until(f, have_frame));
+	assert_true(next_frame(f, &h, p, sizeof(p)));
+	assert_int_equal(h.type, YAMUX_PING);
+	assert_int_equal(h.flags, YAMUX_SYN);
+	fx_free(f);
+}
+
+static bool is_connecting_again(struct fixture *f)
+{
+	return f->nstates >= 2 && f->states[f->nstates - 1] == CLIENT_ST_CONNECTING &&
+	       f->states[f->nstates - 2] == CLIENT_ST_STARTED;
+}
+
+static void test_loop_stop_and_restart(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(5000);
+	connect_go(f);
+	/* Graceful stop: GoAway(0), Connected -> Disconnected -> Closed. */
+	client_stop(f->c);
+	assert_int_equal(client_get_state(f->c), CLIENT_ST_CLOSED);
+	assert_non_null(strstr(f->logs, "ClientConnected->ClientDisconnected (client stopped)"));
+	assert_non_null(strstr(f->logs, "ClientDisconnected->ClientClosed"));
+	client_stop(f->c); /* idempotent */
+	f->inlen = 0;
+	/* Started again: a new attempt at once, then connected again. */
+	f->nstates = 0;
+	assert_int_equal(client_start(f->c), 0);
+	assert_int_equal(client_start(f->c), -EALREADY);
+	assert_true(is_connecting_again(f));
+	close(f->sfd);
+	f->sfd = -1;
+	connect_go(f);
+	fx_free(f);
+}
+
+/* The local service: one listener, one accepted connection. */
+struct local {
+	int lfd, fd;
+	uint16_t port;
+	char got[256];
+	size_t len;
+	bool eof;
+};
+
+static struct local *g_local;
+
+static void local_open(struct local *lc)
+{
+	char err[SOCK_ERRLEN];
+	memset(lc, 0, sizeof(*lc));
+	lc->lfd = sock_listen("127.0.0.1", 0, 4, 0, err);
+	assert_true(lc->lfd >= 0);
+	struct sock_addr a;
+	assert_int_equal(sock_local_addr(lc->lfd, &a, err), 0);
+	lc->port = sock_addr_port(&a);
+	lc->fd = -1;
+	g_local = lc;
+}
+
+static bool local_got_eof(struct fixture *f)
+{
+	(void)f;
+	struct local *lc = g_local;
+	if (lc->fd < 0) {
+		int fd = sock_accept(lc->lfd, NULL, NULL);
+		if (fd < 0)
+			return false;
+		lc->fd = fd;
+	}
+	ssize_t r = recv(lc->fd, lc->got + lc->len, sizeof(lc->got) - 1 - lc->len, MSG_DONTWAIT);
+	if (r > 0)
+		lc->len += (size_t)r;
+	else if (r == 0)
+		lc->eof = true;
+	lc->got[lc->len] = '\0';
+	return lc->eof;
+}
+
+static void test_loop_server_open_relay(void **state)
+{
+	(void)state;
+	struct local lc;
+	local_open(&lc);
+	struct fixture *f = fx_new_svc(5000, lc.port);
+	take_request(f);
+	const char *ans = "HTTP/1.1 200 Connected to Tunnel\r\nX-Threshold-Features: server-open, half-close\r\n\r\n";
+	srv_send(f, ans, strlen(ans));
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 1, NULL);
+	expect_frame(f, YAMUX_DATA, 0, 1, "controlHandshake");
+	uint8_t out[512];
+	size_t n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, NULL, 0);
+	n += frame(out + n, YAMUX_DATA, 0, 1, "controlOk", 0);
+	srv_send(f, out, n);
+	assert_true(run_until(f, is_connected));
+
+	/* SYN, the preamble and the visitor's first bytes in one frame, then
+	 * more bytes and FIN (the visitor half-closed) before the local dial
+	 * can have completed: all of it reaches the service, in order, then
+	 * its EOF. */
+	n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 2, NULL, 0);
+	n += frame(out + n, YAMUX_DATA, 0, 2, "{\"action\":1,\"service\":\"svc\"}\nhello ", 0);
+	n += frame(out + n, YAMUX_DATA, YAMUX_FIN, 2, "world", 0);
+	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 2, NULL);
+	assert_true(run_until(f, local_got_eof));
+	assert_string_equal(lc.got, "hello world");
+	/* Half-close: the service still answers, then closes; the answer and
+	 * a FIN come back on the stream. */
+	assert_int_equal(send(lc.fd, "answer", 6, MSG_NOSIGNAL), 6);
+	shutdown(lc.fd, SHUT_WR);
+	expect_frame(f, YAMUX_DATA, 0, 2, "answer");
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_FIN, 2, NULL);
+	close(lc.fd);
+	close(lc.lfd);
+	fx_free(f);
+}
+
+static bool saw_dial_failure(struct fixture *f)
+{
+	return strstr(f->logs, "dial 127.0.0.1:") != NULL;
+}
+
+static void test_loop_go_dial_failure(void **state)
+{
+	(void)state;
+	/* A port nobody listens on. */
+	struct local lc;
+	local_open(&lc);
+	close(lc.lfd);
+	struct fixture *f = fx_new_svc(5000, lc.port);
+	connect_go(f);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 1, NULL);
+	expect_frame(f, YAMUX_DATA, 0, 1, "controlHandshake");
+	uint8_t out[256];
+	size_t n = frame(out, YAMUX_DATA, 0, 1, "{\"action\":1,\"service\":\"svc\"}\n", 0);
+	srv_send(f, out, n);
+	/* Opened at once, closed (FIN, as the original) when the dial fails. */
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 3, NULL);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_FIN, 3, NULL);
+	assert_true(run_until(f, saw_dial_failure));
+	assert_non_null(strstr(f->logs, "Connection refused"));
+	assert_true(is_connected(f));
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_backoff_bounds_per_attempt),
+		cmocka_unit_test(test_backoff_random_source_and_cap),
+		cmocka_unit_test(test_backoff_custom_cap),
+		cmocka_unit_test(test_connect_request_bytes),
+		cmocka_unit_test(test_features_parse),
+		cmocka_unit_test(test_preamble_parse),
+		cmocka_unit_test(test_state_names),
+		cmocka_unit_test(test_loop_connect_go_server),
+		cmocka_unit_test(test_loop_features_and_server_open_reset),
+		cmocka_unit_test(test_loop_refused_logged),
+		cmocka_unit_test(test_loop_wrong_status_text),
+		cmocka_unit_test(test_loop_bad_handshake),
+		cmocka_unit_test(test_loop_timeouts),
+		cmocka_unit_test(test_loop_dead_peer),
+		cmocka_unit_test(test_loop_stop_and_restart),
+		cmocka_unit_test(test_loop_server_open_relay),
+		cmocka_unit_test(test_loop_go_dial_failure),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

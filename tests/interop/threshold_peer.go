@@ -89,6 +89,7 @@ var (
 	fServices listFlag
 	fOnce     = flag.Bool("once", false, "client: exit when the first session ends (or the first attempt fails)")
 	fVerbose  = flag.Bool("v", false, "log more")
+	fDelayOne = flag.Duration("delay-first-open", 0, "client: wait this long before opening the stream for the first control message (to test the server's abandoned pairing slots)")
 )
 
 var (
@@ -578,6 +579,11 @@ func clientSession(headerName string, services map[string]string, bo *backoff) (
 			return true, err
 		}
 		vlog("control message: %+v", m)
+		if *fDelayOne > 0 {
+			event("DELAYING_OPEN %s %v", m.Service, *fDelayOne)
+			time.Sleep(*fDelayOne)
+			*fDelayOne = 0
+		}
 		s, err := session.OpenStream()
 		if err != nil {
 			session.GoAway()

@@ -1223,8 +1223,12 @@ static void start_session(struct csess *ss, const struct http_response *resp)
 	mux_config_default(&mcfg);
 	mcfg.client = true;
 	mcfg.recv_window = cl->cfg->recv_window;
-	mcfg.keepalive_ms = cl->cfg->keepalive_ms;
-	mcfg.ping_timeout_ms = cl->cfg->dead_peer_ms;
+	/* A dead server is noticed within DeadPeerSeconds: ping at least
+	 * twice per period; the session dies when a ping is unanswered and
+	 * nothing at all has arrived for the rest of the period. */
+	mcfg.keepalive_ms = cl->cfg->keepalive_ms < cl->cfg->dead_peer_ms / 2 ? cl->cfg->keepalive_ms
+									       : cl->cfg->dead_peer_ms / 2;
+	mcfg.ping_timeout_ms = cl->cfg->dead_peer_ms - mcfg.keepalive_ms;
 
 	loop_unwatch(cl->loop, ss->fd);
 	struct transport *t = transport_tcp_new(ss->fd);

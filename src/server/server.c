@@ -814,8 +814,10 @@ static void hconn_control(struct hconn *hc)
 	mux_config_default(&mc);
 	mc.client = false;
 	mc.recv_window = srv->cfg->recv_window;
-	mc.keepalive_ms = srv->cfg->keepalive_ms;
-	mc.ping_timeout_ms = srv->cfg->dead_peer_ms;
+	/* A dead client is noticed within DeadPeerSeconds (see the client). */
+	mc.keepalive_ms = srv->cfg->keepalive_ms < srv->cfg->dead_peer_ms / 2 ? srv->cfg->keepalive_ms
+									      : srv->cfg->dead_peer_ms / 2;
+	mc.ping_timeout_ms = srv->cfg->dead_peer_ms - mc.keepalive_ms;
 	mc.max_syn_inflight = 65536; /* server-open: every visitor is a SYN */
 	sock_set_nodelay(hc->fd, true, NULL);
 	sock_set_keepalive(hc->fd, 15, 5, 3, NULL);

@@ -199,3 +199,26 @@ def test_reconnect_replaces_session(h):
         s.sendall(b"ping")
         s.shutdown(socket.SHUT_WR)
         assert recv_all(s) == b"ping"
+
+
+def test_dead_peers_are_noticed(h):
+    """A frozen client (SIGSTOP) is noticed by the server within
+    DeadPeerSeconds, and a frozen server by the client."""
+    h.server(extra={"DeadPeerSeconds": 2, "KeepAliveSeconds": 1})
+    be = Backend(echo)
+    cl = h.client("c1", {"svc": f"127.0.0.1:{be.port}"}, extra={"DeadPeerSeconds": 2, "KeepAliveSeconds": 1})
+    h.wait_connected("c1")
+    cl.p.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: h.clients()["c1"]["CurrentState"] != "ClientConnected", timeout=20,
+                 what="the server to notice the frozen client")
+    finally:
+        cl.p.send_signal(signal.SIGCONT)
+    h.wait_connected("c1", timeout=20)  # it comes back by itself
+    srv = h.procs[0]
+    srv.p.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: "keepalive timeout" in cl.text(), timeout=20, what="the client to notice the frozen server")
+    finally:
+        srv.p.send_signal(signal.SIGCONT)
+    h.wait_connected("c1", timeout=30)

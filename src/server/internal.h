@@ -63,6 +63,13 @@ struct listener {
 struct visitor;
 struct ctl;
 
+/* TLS facts of a control session, taken when it started. */
+struct session_tls {
+	bool on;
+	char version[16];	/* "TLSv1.3" */
+	bool ktls_send, ktls_recv; /* the kernel took the send / receive path */
+};
+
 /* A known client id and its state. */
 struct client_entry {
 	struct client_entry *next;
@@ -82,6 +89,7 @@ struct server {
 	struct tunnel_set tunnels;
 	struct listener *listeners;
 	struct ctl *ctls;	/* every control session, also those in handshake */
+	struct visitor *peeking; /* visitors whose SNI is being read */
 	uint64_t next_conn_id;
 	size_t nhttp;		/* open HTTP connections on control/mgmt ports */
 	struct tls_ctx *tls;	/* UseTls: one server context for both ports */
@@ -90,6 +98,8 @@ struct server {
 
 /* server.c */
 struct client_entry *server_client_find(struct server *srv, const char *id);
+/* The session's TLS facts; NULL when it is not over TLS. */
+const struct session_tls *server_ctl_tls(const struct ctl *ctl);
 void server_visitor_accepted(struct listener *ls, int fd, const struct sock_addr *peer);
 void server_visitor_done(struct listener *ls);
 

@@ -3,6 +3,8 @@
  * protocol.md §2 for where we differ).
  *
  *   GET /clients    {"<id>":{"CurrentState":"...","LastState":"..."},...}
+ *                   plus, for a session over TLS, "Tls":{"Version":"TLSv1.3",
+ *                   "KtlsSend":false,"KtlsRecv":false}
  *   PUT /tunnels    replace the tunnel table, all or nothing; echoes it
  *   GET /tunnels    the live tunnel table
  *   GET /ping       "pong"
@@ -82,6 +84,16 @@ static void get_clients(struct server *srv, struct reply *r)
 		json_t *o = json_object();
 		json_object_set_new(o, "CurrentState", json_string(client_state_name(c->cur)));
 		json_object_set_new(o, "LastState", json_string(client_state_name(c->last)));
+		/* Only for a session over TLS: the original's two fields stay
+		 * as they were; "Tls" is extra. */
+		const struct session_tls *st = server_ctl_tls(c->ctl);
+		if (st != NULL) {
+			json_t *t = json_object();
+			json_object_set_new(t, "Version", json_string(st->version));
+			json_object_set_new(t, "KtlsSend", json_boolean(st->ktls_send));
+			json_object_set_new(t, "KtlsRecv", json_boolean(st->ktls_recv));
+			json_object_set_new(o, "Tls", t);
+		}
 		json_object_set_new(j, c->id, o);
 	}
 	*r->status = 200;

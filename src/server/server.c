@@ -40,6 +40,8 @@
 #include "server/internal.h"
 #include "tunnel/relay.h"
 #include "wire/control_msg.h"
+#include "wire/glob.h"
+#include "wire/tls_sni.h"
 #include "wire/http.h"
 #include "wire/proxy.h"
 
@@ -125,13 +127,17 @@ static void client_set_state(struct client_entry *c, enum client_state st, const
 /* ------------------------------------------------------------------ */
 /* visitors                                                            */
 
-enum visitor_state { V_GRACE, V_QUEUED, V_ABANDONED };
+enum visitor_state { V_NEW, V_PEEK, V_GRACE, V_QUEUED, V_ABANDONED };
 
 struct visitor {
 	struct server *srv;
 	struct listener *ls;
 	struct visitor *next;	/* grace list, or the ctl's FIFO */
+	struct visitor *pnext, *pprev; /* the server's list of peeking visitors */
 	int fd;
+	uint8_t *peek;		/* bytes read to find the SNI; sent on unchanged */
+	size_t peek_len;
+	char host[SNI_NAME_BUF]; /* SNI host name, "" without */
 	enum visitor_state state;
 	struct sock_addr peer, local;
 	const struct tunnel *route; /* valid only until dispatch (table may change) */
@@ -145,13 +151,31 @@ struct visitor {
 struct ctl;
 static void visitor_dispatch(struct server *srv, struct visitor *v, struct ctl *ctl);
 
+static void peek_unlink(struct visitor *v)
+{
+	struct server *srv = v->srv;
+	if (v->state != V_PEEK)
+		return;
+	if (v->pprev)
+		v->pprev->pnext = v->pnext;
+	else if (srv->peeking == v)
+		srv->peeking = v->pnext;
+	if (v->pnext)
+		v->pnext->pprev = v->pprev;
+	v->pnext = v->pprev = NULL;
+	if (v->fd >= 0)
+		loop_unwatch(srv->loop, v->fd);
+}
+
 static void visitor_free(struct visitor *v)
 {
 	loop_timer_stop(v->srv->loop, &v->timer);
+	peek_unlink(v);
 	if (v->fd >= 0) {
 		close(v->fd);
 		server_visitor_done(v->ls);
 	}
+	free(v->peek);
 	free(v->client);
 	free(v->service);
 	free(v);
@@ -180,6 +204,7 @@ struct ctl {
 	char hs[16];
 	size_t hs_len;
 	bool f_server_open, f_half_close;
+	struct session_tls tls;	/* tls.on: the session runs over TLS */
 	struct loop_timer timer;
 	struct visitor *q_head, *q_tail;
 	size_t q_len;
@@ -203,6 +228,11 @@ static void ctl_reap(void *arg)
 	struct ctl *ctl = arg;
 	free(ctl->id);
 	free(ctl);
+}
+
+const struct session_tls *server_ctl_tls(const struct ctl *ctl)
+{
+	return ctl != NULL && ctl->tls.on ? &ctl->tls : NULL;
 }
 
 static void ctl_fail(struct ctl *ctl, const char *why)
@@ -251,8 +281,13 @@ static void cs_data(struct mstream_handler *h, struct mux_stream *s, const uint8
 	}
 	if (ce->cur != CLIENT_CONNECTED || old == NULL)
 		client_set_state(ce, CLIENT_CONNECTED, NULL);
-	log_info("client %s connected from %s (features:%s%s)", ctl->id, ctl->peer,
-		 ctl->f_server_open ? " server-open" : "", ctl->f_half_close ? " half-close" : "");
+	if (ctl->tls.on)
+		log_info("client %s connected from %s (features:%s%s; %s, kTLS send: %s, receive: %s)", ctl->id,
+			 ctl->peer, ctl->f_server_open ? " server-open" : "", ctl->f_half_close ? " half-close" : "",
+			 ctl->tls.version, ctl->tls.ktls_send ? "yes" : "no", ctl->tls.ktls_recv ? "yes" : "no");
+	else
+		log_info("client %s connected from %s (features:%s%s)", ctl->id, ctl->peer,
+			 ctl->f_server_open ? " server-open" : "", ctl->f_half_close ? " half-close" : "");
 	/* Visitors held while the client was away. */
 	struct visitor *w = ce->waiting;
 	ce->waiting = NULL;
@@ -301,22 +336,35 @@ static const struct mstream_ops control_stream_ops = {
 static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, struct mux_stream *s,
 			const char *preamble, size_t plen)
 {
-	char prefix[CONTROL_MSG_ENCODED_MAX + PROXY_V1_BUF_LEN];
+	/* Preamble (server-open), PROXY header, then the peeked bytes. */
+	size_t cap = plen + PROXY_V1_BUF_LEN + v->peek_len;
+	char *prefix = malloc(cap);
 	size_t off = 0;
+	if (prefix == NULL) {
+		mux_stream_reset(s);
+		mux_stream_release(s);
+		visitor_free(v);
+		return;
+	}
 	if (preamble) {
 		memcpy(prefix, preamble, plen);
 		off = plen;
 	}
 	if (v->proxy) {
-		ssize_t n = proxy_v1_write(prefix + off, sizeof(prefix) - off, &v->peer.ss, &v->local.ss);
+		ssize_t n = proxy_v1_write(prefix + off, cap - off, &v->peer.ss, &v->local.ss);
 		if (n < 0) {
 			log_warnx("visitor %s: cannot write a PROXY header for %s", v->id, v->peer_str);
+			free(prefix);
 			mux_stream_reset(s);
 			mux_stream_release(s);
 			visitor_free(v);
 			return;
 		}
 		off += (size_t)n;
+	}
+	if (v->peek_len) {
+		memcpy(prefix + off, v->peek, v->peek_len);
+		off += v->peek_len;
 	}
 	struct relay_info info = {
 		.client = ctl->id,
@@ -337,6 +385,7 @@ static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, 
 	}
 	if (off > 0 && relay_send_prefix(r, prefix, off) != 0)
 		relay_abort(r, "cannot send the stream prefix");
+	free(prefix);
 	(void)srv;
 }
 
@@ -508,16 +557,93 @@ static void visitor_grace_timeout(struct loop *l, struct loop_timer *t, void *ud
 	visitor_free(v);
 }
 
-static const struct tunnel *route_visitor(const struct listener *ls)
+/* The tunnel for a visitor: the most specific glob matching its SNI host
+ * ("" without), ties to the earliest (wire/glob.h). */
+static const struct tunnel *route_visitor(const struct listener *ls, const char *host)
 {
-	/* Without SNI peeking (a later step) a port is served by its `*` or
-	 * empty glob, first in body order. */
+	enum { MAXR = 64 };
+	const char *globs[MAXR];
+	size_t n = ls->nroutes < MAXR ? ls->nroutes : MAXR;
+	for (size_t i = 0; i < n; i++)
+		globs[i] = ls->routes[i]->glob;
+	ssize_t k = glob_pick(globs, n, host);
+	return k < 0 ? NULL : ls->routes[k];
+}
+
+/* Whether visitors of ls must be peeked for an SNI host name: only when
+ * some tunnel on the port has a glob other than `*` (so server-speaks-first
+ * protocols work on plain ports). */
+static bool needs_peek(const struct listener *ls)
+{
 	for (size_t i = 0; i < ls->nroutes; i++) {
 		const char *g = ls->routes[i]->glob;
-		if (g[0] == '\0' || strcmp(g, "*") == 0)
-			return ls->routes[i];
+		if (g[0] != '\0' && strcmp(g, "*") != 0)
+			return true;
 	}
-	return NULL;
+	return false;
+}
+
+static void visitor_route(struct visitor *v);
+
+/* The peek is over (host known, or not TLS, or timed out): stop watching. */
+static void peek_done(struct visitor *v)
+{
+	loop_timer_stop(v->srv->loop, &v->timer);
+	peek_unlink(v);
+	v->state = V_NEW;
+	visitor_route(v);
+}
+
+static void visitor_peek_io(struct loop *l, int fd, uint32_t events, void *udata)
+{
+	struct visitor *v = udata;
+	(void)l;
+	(void)events;
+	ssize_t r;
+	do
+		r = read(fd, v->peek + v->peek_len, SNI_SPAN_MAX - v->peek_len);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (r <= 0) {
+		log_info("visitor %s from %s: closed before its ClientHello was complete (%zu bytes)", v->id,
+			 v->peer_str, v->peek_len);
+		visitor_free(v);
+		return;
+	}
+	v->peek_len += (size_t)r;
+	struct sni_info info;
+	int rc = sni_parse(v->peek, v->peek_len, &info);
+	switch (rc) {
+	case SNI_NEED_MORE:
+		if (v->peek_len < SNI_SPAN_MAX)
+			return;
+		/* cannot happen: span never exceeds SNI_SPAN_MAX */
+		break;
+	case SNI_OK:
+		snprintf(v->host, sizeof(v->host), "%s", info.name);
+		break;
+	case SNI_NO_SNI:
+	case SNI_NOT_TLS:
+		break;
+	default:
+		log_info("visitor %s from %s: unusable ClientHello (%s); routed without a hostname", v->id,
+			 v->peer_str,
+			 rc == SNI_BAD_NAME ? "invalid server name"
+					    : rc == SNI_TOO_LARGE ? "too large" : "malformed");
+		break;
+	}
+	peek_done(v);
+}
+
+static void visitor_peek_timeout(struct loop *l, struct loop_timer *t, void *udata)
+{
+	struct visitor *v = udata;
+	(void)l;
+	(void)t;
+	log_debug("visitor %s from %s: no ClientHello within %u ms (%zu bytes); routed without a hostname", v->id,
+		  v->peer_str, v->srv->cfg->sni_peek_timeout_ms, v->peek_len);
+	peek_done(v);
 }
 
 void server_visitor_accepted(struct listener *ls, int fd, const struct sock_addr *peer)
@@ -542,10 +668,37 @@ void server_visitor_accepted(struct listener *ls, int fd, const struct sock_addr
 	}
 	sock_addr_unmap(&v->local);
 	sock_set_nodelay(fd, true, NULL);
-	const struct tunnel *t = route_visitor(ls);
+	if (needs_peek(ls)) {
+		v->state = V_PEEK;
+		v->peek = malloc(SNI_SPAN_MAX);
+		if (v->peek == NULL) {
+			visitor_free(v);
+			return;
+		}
+		v->pnext = srv->peeking;
+		if (srv->peeking)
+			srv->peeking->pprev = v;
+		srv->peeking = v;
+		loop_timer_init(&v->timer, visitor_peek_timeout, v);
+		loop_timer_start(srv->loop, &v->timer, srv->cfg->sni_peek_timeout_ms);
+		if (loop_watch(srv->loop, fd, LOOP_READ, visitor_peek_io, v) != 0) {
+			visitor_free(v);
+			return;
+		}
+		return;
+	}
+	visitor_route(v);
+}
+
+/* Routes a visitor (after peeking, if its port needed it) and sends it on. */
+static void visitor_route(struct visitor *v)
+{
+	struct server *srv = v->srv;
+	struct listener *ls = v->ls;
+	const struct tunnel *t = route_visitor(ls, v->host);
 	if (t == NULL) {
-		log_info("visitor %s from %s: no tunnel for %s without a hostname; closed", v->id, v->peer_str,
-			 ls->key);
+		log_info("visitor %s from %s: no tunnel on %s for hostname \"%s\"; closed", v->id, v->peer_str,
+			 ls->key, v->host);
 		visitor_free(v);
 		return;
 	}
@@ -786,6 +939,13 @@ static void hconn_control(struct hconn *hc)
 	ctl->f_server_open = f_open;
 	ctl->f_half_close = f_half;
 	snprintf(ctl->peer, sizeof(ctl->peer), "%s", hc->peer_str);
+	if (tls_is(hc->t)) {
+		/* kTLS is set up (or not) when the handshake ends. */
+		ctl->tls.on = true;
+		snprintf(ctl->tls.version, sizeof(ctl->tls.version), "%s", tls_version(hc->t));
+		ctl->tls.ktls_send = tls_ktls_send(hc->t);
+		ctl->tls.ktls_recv = tls_ktls_recv(hc->t);
+	}
 	loop_timer_init(&ctl->timer, ctl_on_timer, ctl);
 
 	/* The 200: byte-exact for Go clients; with our features otherwise. */
@@ -1102,6 +1262,13 @@ static void hconn_timeout(struct loop *l, struct loop_timer *t, void *udata)
 		hconn_close(hc, false);
 		return;
 	}
+	if (hc->state == H_TLS) {
+		/* No HTTP answer fits in a TLS handshake: just close. */
+		log_warnx("%s connection from %s: TLS handshake not complete within %u ms; closed",
+			  hc->control_port ? "control" : "management", hc->peer_str, hc->srv->cfg->handshake_timeout_ms);
+		hconn_close(hc, false);
+		return;
+	}
 	log_info("http connection from %s: request not complete in time; closed", hc->peer_str);
 	hconn_text(hc, 408, "408 request timeout", NULL);
 }
@@ -1268,6 +1435,8 @@ void server_stop(struct server *srv)
 	}
 	/* Listeners go; the tunnel table stays recorded (and persisted). */
 	tunnels_close_listeners(srv);
+	while (srv->peeking)
+		visitor_free(srv->peeking);
 	for (struct client_entry *c = srv->clients; c; c = c->next) {
 		while (c->waiting) {
 			struct visitor *v = c->waiting;

@@ -549,7 +549,7 @@ struct keydef {
 enum {
 	S_DEBUG, S_CTRLPORT, S_MGMTPORT, S_LISTENPORT, S_LISTENADDR, S_MGMTADDR, S_USETLS,
 	S_CAFILE, S_CAGLOB, S_KEY, S_CERT, S_DOMAIN, S_MGMTIDS, S_TUNNELSFILE, S_GRACE,
-	S_KEEPALIVE, S_DEADPEER, S_HANDSHAKE, S_OPEN, S_WINDOW, S_MAXVIS, S_NKEYS
+	S_KEEPALIVE, S_DEADPEER, S_HANDSHAKE, S_OPEN, S_WINDOW, S_MAXVIS, S_SNIPEEK, S_NKEYS
 };
 
 static const struct keydef server_keys[S_NKEYS] = {
@@ -574,6 +574,7 @@ static const struct keydef server_keys[S_NKEYS] = {
 	[S_OPEN]	= { "StreamOpenTimeoutSeconds", K_SECS, 10000, 0, 0 },
 	[S_WINDOW]	= { "StreamWindowBytes", K_COUNT, WINDOW_DEFAULT, WINDOW_MIN, WINDOW_MAX },
 	[S_MAXVIS]	= { "MaxVisitorsPerListener", K_COUNT, 10000, 1, 1000000 },
+	[S_SNIPEEK]	= { "SniPeekTimeoutSeconds", K_SECS, 5000, 0, 0 },
 };
 
 enum {
@@ -1266,6 +1267,7 @@ struct config_server *config_server_parse(const char *name, const char *text, si
 	c->dead_peer_ms = v[S_DEADPEER].u;
 	c->handshake_timeout_ms = v[S_HANDSHAKE].u;
 	c->stream_open_timeout_ms = v[S_OPEN].u;
+	c->sni_peek_timeout_ms = v[S_SNIPEEK].u;
 	c->recv_window = v[S_WINDOW].u;
 	c->max_visitors_per_listener = v[S_MAXVIS].u;
 out:
@@ -1582,6 +1584,7 @@ char *config_server_describe(const struct config_server *c)
 	put(o, "DeadPeerSeconds", secs(c->dead_peer_ms), &ok);
 	put(o, "HandshakeTimeoutSeconds", secs(c->handshake_timeout_ms), &ok);
 	put(o, "StreamOpenTimeoutSeconds", secs(c->stream_open_timeout_ms), &ok);
+	put(o, "SniPeekTimeoutSeconds", secs(c->sni_peek_timeout_ms), &ok);
 	put(o, "StreamWindowBytes", json_integer(c->recv_window), &ok);
 	put(o, "MaxVisitorsPerListener", json_integer(c->max_visitors_per_listener), &ok);
 	return dump(o, ok);

@@ -60,6 +60,7 @@ struct config_server {
 	uint32_t dead_peer_ms;		/* DeadPeerSeconds: silence that kills a session (30) */
 	uint32_t handshake_timeout_ms;	/* HandshakeTimeoutSeconds: CONNECT + controlHandshake (10) */
 	uint32_t stream_open_timeout_ms;/* StreamOpenTimeoutSeconds: wait for the client's stream (10) */
+	uint32_t sni_peek_timeout_ms;	/* SniPeekTimeoutSeconds: wait for a ClientHello on ports with globs (5) */
 	uint32_t recv_window;		/* StreamWindowBytes: yamux receive window per stream (8 MiB) */
 	uint32_t max_visitors_per_listener; /* MaxVisitorsPerListener (10000) */
 };

@@ -950,6 +950,7 @@ static void test_describe_server(void **state)
 		"  \"DeadPeerSeconds\": 30,\n"
 		"  \"HandshakeTimeoutSeconds\": 10,\n"
 		"  \"StreamOpenTimeoutSeconds\": 10,\n"
+		"  \"SniPeekTimeoutSeconds\": 5,\n"
 		"  \"StreamWindowBytes\": 8388608,\n"
 		"  \"MaxVisitorsPerListener\": 10000\n"
 		"}");

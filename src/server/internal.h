@@ -15,6 +15,7 @@
 #include "server/server.h"
 #include "tunnel/config.h"
 #include "tunnel/mconn.h"
+#include "wire/cidr.h"
 
 /* Client states, names as the original's (go-original.md §5.3). */
 enum client_state {
@@ -36,6 +37,11 @@ struct tunnel {
 	uint16_t port;	    /* ListenPort */
 	char *service;	    /* BackEndService ("" means the port as a string) */
 	char *client;	    /* ClientIdentifier */
+	int proxy_version;  /* ProxyProtocolVersion: 1 or 2 (1 when not given) */
+	bool proxy_version_given;
+	struct cidr *accept_from; /* AcceptProxyProtocolFrom: trusted load balancers */
+	size_t n_accept_from;
+	bool accept_from_given;
 	char key[SOCK_ADDRSTRLEN]; /* canonical "ip:port" of the listener */
 };
 
@@ -57,6 +63,8 @@ struct listener {
 	size_t nroutes;
 	size_t nvisitors;	/* visitors accepted and not yet ended */
 	size_t refs;		/* the table (while listed) + one per visitor */
+	const struct cidr *accept_from; /* from its tunnels (all agree); NULL = none */
+	size_t n_accept_from;
 	struct loop_timer pause; /* accept paused after EMFILE/ENFILE */
 };
 
@@ -91,6 +99,7 @@ struct server {
 	struct ctl *ctls;	/* every control session, also those in handshake */
 	struct visitor *peeking; /* visitors whose SNI is being read */
 	uint64_t next_conn_id;
+	uint32_t boot_id;
 	size_t nhttp;		/* open HTTP connections on control/mgmt ports */
 	struct tls_ctx *tls;	/* UseTls: one server context for both ports */
 	bool stopping;

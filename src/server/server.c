@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -138,13 +139,17 @@ struct visitor {
 	uint8_t *peek;		/* bytes read to find the SNI; sent on unchanged */
 	size_t peek_len;
 	char host[SNI_NAME_BUF]; /* SNI host name, "" without */
+	bool want_proxy;	/* first bytes still to check for a PROXY header */
+	bool trusted;		/* from an AcceptProxyProtocolFrom address */
+	bool sni;		/* the port routes by SNI */
+	int proxy_version;	/* header to send the backend: 0 none, 1, 2 */
 	enum visitor_state state;
 	struct sock_addr peer, local;
 	const struct tunnel *route; /* valid only until dispatch (table may change) */
 	char *client, *service;
 	bool proxy;
 	struct loop_timer timer;
-	char id[24];
+	char id[40];
 	char peer_str[SOCK_ADDRSTRLEN];
 };
 
@@ -337,7 +342,7 @@ static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, 
 			const char *preamble, size_t plen)
 {
 	/* Preamble (server-open), PROXY header, then the peeked bytes. */
-	size_t cap = plen + PROXY_V1_BUF_LEN + v->peek_len;
+	size_t cap = plen + PROXY_V2_BUF_LEN + v->peek_len;
 	char *prefix = malloc(cap);
 	size_t off = 0;
 	if (prefix == NULL) {
@@ -351,7 +356,17 @@ static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, 
 		off = plen;
 	}
 	if (v->proxy) {
-		ssize_t n = proxy_v1_write(prefix + off, cap - off, &v->peer.ss, &v->local.ss);
+		ssize_t n;
+		if (v->proxy_version == 2) {
+			struct proxy_v2_tlvs tlvs = {
+				.authority = v->host[0] ? v->host : NULL,
+				.unique_id = (const uint8_t *)v->id,
+				.unique_id_len = strlen(v->id),
+			};
+			n = proxy_v2_write((uint8_t *)prefix + off, cap - off, &v->peer.ss, &v->local.ss, &tlvs);
+		} else {
+			n = proxy_v1_write(prefix + off, cap - off, &v->peer.ss, &v->local.ss);
+		}
 		if (n < 0) {
 			log_warnx("visitor %s: cannot write a PROXY header for %s", v->id, v->peer_str);
 			free(prefix);
@@ -594,32 +609,74 @@ static void peek_done(struct visitor *v)
 	visitor_route(v);
 }
 
-static void visitor_peek_io(struct loop *l, int fd, uint32_t events, void *udata)
+/* Bytes at the start of a visitor from a trusted load balancer: its PROXY
+ * header, consumed to its exact length; the address it carries becomes the
+ * visitor's. From anyone else on such a port, a PROXY header is refused.
+ * Returns 1 when done, 0 to wait for more, -1 when the visitor was freed. */
+static int visitor_proxy_in(struct visitor *v)
 {
-	struct visitor *v = udata;
-	(void)l;
-	(void)events;
-	ssize_t r;
-	do
-		r = read(fd, v->peek + v->peek_len, SNI_SPAN_MAX - v->peek_len);
-	while (r < 0 && errno == EINTR);
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return;
-	if (r <= 0) {
-		log_info("visitor %s from %s: closed before its ClientHello was complete (%zu bytes)", v->id,
-			 v->peer_str, v->peek_len);
+	if (!v->trusted) {
+		int d = proxy_detect(v->peek, v->peek_len);
+		if (d == PROXY_DETECT_NEED_MORE)
+			return 0;
+		if (d != PROXY_DETECT_NONE) {
+			log_warnx("visitor %s from %s: sent a PROXY header but is not in AcceptProxyProtocolFrom; refused",
+				  v->id, v->peer_str);
+			visitor_free(v);
+			return -1;
+		}
+		v->want_proxy = false;
+		return 1;
+	}
+	struct proxy_hdr hdr;
+	size_t used = 0;
+	int rc = proxy_parse(v->peek, v->peek_len, &hdr, &used);
+	if (rc == PROXY_NEED_MORE)
+		return 0;
+	if (rc != PROXY_OK) {
+		log_warnx("visitor %s from %s (a trusted load balancer): no valid PROXY header; closed", v->id,
+			  v->peer_str);
 		visitor_free(v);
+		return -1;
+	}
+	if (hdr.family != AF_UNSPEC) {
+		char was[SOCK_ADDRSTRLEN];
+		snprintf(was, sizeof(was), "%s", v->peer_str);
+		memcpy(&v->peer.ss, &hdr.src, sizeof(hdr.src));
+		v->peer.len = hdr.family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+		memcpy(&v->local.ss, &hdr.dst, sizeof(hdr.dst));
+		v->local.len = v->peer.len;
+		sock_addr_unmap(&v->peer);
+		sock_addr_unmap(&v->local);
+		sock_addr_str(&v->peer, v->peer_str, sizeof(v->peer_str));
+		log_debug("visitor %s: PROXY v%d from %s: the visitor is %s", v->id, hdr.version, was, v->peer_str);
+	}
+	memmove(v->peek, v->peek + used, v->peek_len - used);
+	v->peek_len -= used;
+	v->want_proxy = false;
+	return 1;
+}
+
+/* Looks at what has been read: PROXY header first (if the port takes
+ * them), then the SNI (if the port routes by it). */
+static void visitor_peek_step(struct visitor *v)
+{
+	if (v->want_proxy) {
+		int rc = visitor_proxy_in(v);
+		if (rc <= 0)
+			return;
+	}
+	if (!v->sni) {
+		peek_done(v);
 		return;
 	}
-	v->peek_len += (size_t)r;
+	if (v->peek_len == 0)
+		return;
 	struct sni_info info;
 	int rc = sni_parse(v->peek, v->peek_len, &info);
 	switch (rc) {
 	case SNI_NEED_MORE:
-		if (v->peek_len < SNI_SPAN_MAX)
-			return;
-		/* cannot happen: span never exceeds SNI_SPAN_MAX */
-		break;
+		return;
 	case SNI_OK:
 		snprintf(v->host, sizeof(v->host), "%s", info.name);
 		break;
@@ -636,13 +693,42 @@ static void visitor_peek_io(struct loop *l, int fd, uint32_t events, void *udata
 	peek_done(v);
 }
 
+#define PEEK_CAP (SNI_SPAN_MAX + PROXY_V2_MAX_LEN)
+
+static void visitor_peek_io(struct loop *l, int fd, uint32_t events, void *udata)
+{
+	struct visitor *v = udata;
+	(void)l;
+	(void)events;
+	ssize_t r;
+	do
+		r = read(fd, v->peek + v->peek_len, PEEK_CAP - v->peek_len);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (r <= 0) {
+		log_info("visitor %s from %s: closed before it could be routed (%zu bytes)", v->id, v->peer_str,
+			 v->peek_len);
+		visitor_free(v);
+		return;
+	}
+	v->peek_len += (size_t)r;
+	visitor_peek_step(v);
+}
+
 static void visitor_peek_timeout(struct loop *l, struct loop_timer *t, void *udata)
 {
 	struct visitor *v = udata;
 	(void)l;
 	(void)t;
-	log_debug("visitor %s from %s: no ClientHello within %u ms (%zu bytes); routed without a hostname", v->id,
-		  v->peer_str, v->srv->cfg->sni_peek_timeout_ms, v->peek_len);
+	if (v->want_proxy && v->trusted) {
+		log_warnx("visitor %s from %s (a trusted load balancer): no PROXY header within %u ms; closed", v->id,
+			  v->peer_str, v->srv->cfg->sni_peek_timeout_ms);
+		visitor_free(v);
+		return;
+	}
+	log_debug("visitor %s from %s: nothing to route by within %u ms (%zu bytes); routed without a hostname",
+		  v->id, v->peer_str, v->srv->cfg->sni_peek_timeout_ms, v->peek_len);
 	peek_done(v);
 }
 
@@ -661,16 +747,22 @@ void server_visitor_accepted(struct listener *ls, int fd, const struct sock_addr
 	v->peer = *peer;
 	sock_addr_unmap(&v->peer);
 	sock_addr_str(&v->peer, v->peer_str, sizeof(v->peer_str));
-	snprintf(v->id, sizeof(v->id), "c%llu", (unsigned long long)++srv->next_conn_id);
+	snprintf(v->id, sizeof(v->id), "%08x-%llu", srv->boot_id, (unsigned long long)++srv->next_conn_id);
 	if (sock_local_addr(fd, &v->local, NULL) != 0) {
 		visitor_free(v);
 		return;
 	}
 	sock_addr_unmap(&v->local);
 	sock_set_nodelay(fd, true, NULL);
-	if (needs_peek(ls)) {
+	v->sni = needs_peek(ls);
+	if (ls->n_accept_from > 0) {
+		v->want_proxy = true;
+		for (size_t i = 0; i < ls->n_accept_from && !v->trusted; i++)
+			v->trusted = cidr_match(&ls->accept_from[i], &v->peer.ss);
+	}
+	if (v->sni || v->want_proxy) {
 		v->state = V_PEEK;
-		v->peek = malloc(SNI_SPAN_MAX);
+		v->peek = malloc(PEEK_CAP);
 		if (v->peek == NULL) {
 			visitor_free(v);
 			return;
@@ -703,6 +795,7 @@ static void visitor_route(struct visitor *v)
 		return;
 	}
 	v->proxy = t->proxy;
+	v->proxy_version = t->proxy_version;
 	v->client = strdup(t->client);
 	if (t->service[0]) {
 		v->service = strdup(t->service);
@@ -749,6 +842,7 @@ struct hconn {
 	char cert_cn[256];	/* CommonName of the client certificate (TLS) */
 	char cert_id[256];	/* the client id it stands for */
 	bool has_cert;		/* cert_id is valid */
+	bool tls_failed;	/* handshake failed: drain the raw socket */
 	bool mgmt_port;		/* accepted on the management port */
 	bool control_port;	/* accepted on the control port */
 	struct sock_addr peer;
@@ -1126,7 +1220,14 @@ static void hconn_read(struct hconn *hc)
 	if (hc->state != H_HEAD) {
 		/* While or after answering: drain and ignore. */
 		char sink[16384];
-		ssize_t r = transport_read(hc->t, sink, sizeof(sink));
+		ssize_t r;
+		if (hc->tls_failed) {
+			r = recv(hc->fd, sink, sizeof(sink), 0);
+			if (r < 0)
+				r = errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		} else {
+			r = transport_read(hc->t, sink, sizeof(sink));
+		}
 		if (r == -EAGAIN)
 			return;
 		if (r > 0)
@@ -1215,7 +1316,15 @@ static void hconn_tls(struct hconn *hc)
 	}
 	if (rc != 0) {
 		log_warnx("%s connection from %s: %s", hc->control_port ? "control" : "management", hc->peer_str, err);
-		hconn_close(hc, false);
+		/* The alert is sent. Closing with the peer's last handshake
+		 * bytes unread would send a reset that can overtake it, and a
+		 * TLS 1.3 client learns that its certificate was refused only
+		 * from that alert: half-close and drain briefly instead. */
+		hc->tls_failed = true;
+		shutdown(hc->fd, SHUT_WR);
+		hc->state = H_LINGER;
+		loop_watch_set(hc->srv->loop, hc->fd, LOOP_READ);
+		loop_timer_start(hc->srv->loop, &hc->timer, HCONN_LINGER_MS);
 		return;
 	}
 	tls_peer_cn(hc->t, hc->cert_cn, sizeof(hc->cert_cn));
@@ -1368,6 +1477,11 @@ struct server *server_new(struct loop *l, struct mconn_env *env, const struct co
 	srv->cfg = cfg;
 	srv->control_fd = -1;
 	srv->mgmt_fd = -1;
+	/* Connection ids are "<boot>-<n>": unique across restarts too (they
+	 * go to backends as the PROXY v2 unique id). */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	srv->boot_id = (uint32_t)(ts.tv_sec ^ ((uint64_t)ts.tv_nsec << 7) ^ ((uint32_t)getpid() << 16));
 	return srv;
 }
 

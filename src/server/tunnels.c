@@ -35,6 +35,7 @@ void tunnel_set_clear(struct tunnel_set *ts)
 		free(ts->v[i].glob);
 		free(ts->v[i].service);
 		free(ts->v[i].client);
+		free(ts->v[i].accept_from);
 	}
 	free(ts->v);
 	ts->v = NULL;
@@ -64,10 +65,11 @@ static void add_error(json_t *errors, long index, const char *field, const char 
 }
 
 static const char *const field_names[] = {
-	"HaProxyProxyProtocol", "ListenAddress",  "ListenHostnameGlob",
-	"ListenPort",		"BackEndService", "ClientIdentifier",
+	"HaProxyProxyProtocol", "ListenAddress",  "ListenHostnameGlob",	  "ListenPort",
+	"BackEndService",	"ClientIdentifier", "ProxyProtocolVersion", "AcceptProxyProtocolFrom",
 };
-enum { F_PROXY, F_ADDR, F_GLOB, F_PORT, F_SERVICE, F_CLIENT, F_COUNT };
+enum { F_PROXY, F_ADDR, F_GLOB, F_PORT, F_SERVICE, F_CLIENT, F_PPV, F_ACCEPT, F_COUNT };
+#define ACCEPT_FROM_MAX 64
 
 static int field_index(const char *key)
 {
@@ -261,6 +263,56 @@ int tunnels_parse(struct server *srv, const char *body, size_t len, struct tunne
 				t->client = strdup(s);
 			}
 		}
+		/* ProxyProtocolVersion: 1 or 2, with HaProxyProxyProtocol. */
+		t->proxy_version = 1;
+		if (vals[F_PPV] && !json_is_null(vals[F_PPV])) {
+			if (!json_is_integer(vals[F_PPV])) {
+				add_error(errors, li, "ProxyProtocolVersion", "ProxyProtocolVersion must be 1 or 2");
+				type_err = 1;
+			} else if (json_integer_value(vals[F_PPV]) != 1 && json_integer_value(vals[F_PPV]) != 2) {
+				add_error(errors, li, "ProxyProtocolVersion", "ProxyProtocolVersion must be 1 or 2, not %lld",
+					  (long long)json_integer_value(vals[F_PPV]));
+				value_err = 1;
+			} else if (!t->proxy) {
+				add_error(errors, li, "ProxyProtocolVersion",
+					  "ProxyProtocolVersion needs \"HaProxyProxyProtocol\": true");
+				value_err = 1;
+			} else {
+				t->proxy_version = (int)json_integer_value(vals[F_PPV]);
+				t->proxy_version_given = true;
+			}
+		}
+		/* AcceptProxyProtocolFrom: CIDRs of trusted load balancers. */
+		json_t *af = vals[F_ACCEPT];
+		if (af && !json_is_null(af)) {
+			if (!json_is_array(af)) {
+				add_error(errors, li, "AcceptProxyProtocolFrom",
+					  "AcceptProxyProtocolFrom must be a list of addresses or CIDR ranges");
+				type_err = 1;
+			} else if (json_array_size(af) > ACCEPT_FROM_MAX) {
+				add_error(errors, li, "AcceptProxyProtocolFrom", "AcceptProxyProtocolFrom has more than %d entries",
+					  ACCEPT_FROM_MAX);
+				value_err = 1;
+			} else {
+				t->accept_from_given = true;
+				t->n_accept_from = json_array_size(af);
+				t->accept_from = t->n_accept_from ? calloc(t->n_accept_from, sizeof(*t->accept_from)) : NULL;
+				for (size_t k = 0; k < t->n_accept_from; k++) {
+					json_t *e = json_array_get(af, k);
+					if (!json_is_string(e)) {
+						add_error(errors, li, "AcceptProxyProtocolFrom",
+							  "AcceptProxyProtocolFrom[%zu] must be a string", k);
+						type_err = 1;
+					} else if (t->accept_from == NULL ||
+						   cidr_parse(json_string_value(e), &t->accept_from[k]) != 0) {
+						add_error(errors, li, "AcceptProxyProtocolFrom",
+							  "AcceptProxyProtocolFrom[%zu]: \"%s\" is not an address or CIDR range", k,
+							  json_string_value(e));
+						value_err = 1;
+					}
+				}
+			}
+		}
 		if (t->addr && t->port && canonical_key(t->addr, t->port, t->key, sizeof(t->key)) != 0) {
 			add_error(errors, li, "ListenAddress", "\"%s\" is not a usable address", t->addr);
 			value_err = 1;
@@ -295,6 +347,23 @@ int tunnels_parse(struct server *srv, const char *body, size_t len, struct tunne
 					  t->key, gi);
 				value_err = 1;
 			}
+		}
+		/* One socket, one policy: tunnels sharing a listener must agree
+		 * on AcceptProxyProtocolFrom. */
+		for (size_t j = 0; j < i; j++) {
+			struct tunnel *u = &out->v[j];
+			if (!u->key[0] || strcmp(u->key, t->key) != 0)
+				continue;
+			bool same = u->n_accept_from == t->n_accept_from;
+			for (size_t k = 0; same && k < t->n_accept_from; k++)
+				same = memcmp(&u->accept_from[k], &t->accept_from[k], sizeof(struct cidr)) == 0;
+			if (!same) {
+				add_error(errors, (long)i, "AcceptProxyProtocolFrom",
+					  "tunnel %zu on the same address and port (%s) has a different AcceptProxyProtocolFrom",
+					  j, t->key);
+				value_err = 1;
+			}
+			break;
 		}
 		/* Wildcard and specific address on one port cannot both bind. */
 		for (size_t j = 0; j < i; j++) {
@@ -336,6 +405,19 @@ json_t *tunnels_to_json(const struct tunnel_set *ts)
 		json_object_set_new(o, "ListenPort", json_integer(t->port));
 		json_object_set_new(o, "BackEndService", json_string(t->service));
 		json_object_set_new(o, "ClientIdentifier", json_string(t->client));
+		/* Our additions appear only when given, so the original's shape
+		 * is unchanged for the original's bodies. */
+		if (t->proxy_version_given)
+			json_object_set_new(o, "ProxyProtocolVersion", json_integer(t->proxy_version));
+		if (t->accept_from_given) {
+			json_t *l = json_array();
+			for (size_t k = 0; k < t->n_accept_from; k++) {
+				char buf[64];
+				cidr_format(&t->accept_from[k], buf, sizeof(buf));
+				json_array_append_new(l, json_string(buf));
+			}
+			json_object_set_new(o, "AcceptProxyProtocolFrom", l);
+		}
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -414,6 +496,8 @@ static void listener_free(struct server *srv, struct listener *ls)
 	free(ls->routes);
 	ls->routes = NULL;
 	ls->nroutes = 0;
+	ls->accept_from = NULL;
+	ls->n_accept_from = 0;
 	listener_unref(ls);
 }
 
@@ -435,6 +519,8 @@ static int rebuild_routes(struct server *srv)
 		free(ls->routes);
 		ls->routes = r;
 		ls->nroutes = k;
+		ls->accept_from = k ? r[0]->accept_from : NULL;
+		ls->n_accept_from = k ? r[0]->n_accept_from : 0;
 	}
 	return 0;
 }

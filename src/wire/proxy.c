@@ -330,3 +330,252 @@ int proxy_v1_parse(const uint8_t *buf, size_t len, struct proxy_hdr *hdr, size_t
 	*consumed = c.end + 2;
 	return PROXY_OK;
 }
+
+/* ---- v2 ---- */
+
+#define V2_CMD_LOCAL 0x0
+#define V2_CMD_PROXY 0x1
+#define V2_FAM_TCP4 0x11
+#define V2_FAM_TCP6 0x21
+
+uint32_t proxy_crc32c(const uint8_t *p, size_t n)
+{
+	/* Bitwise, reflected polynomial 0x82f63b78: headers are short and rare. */
+	uint32_t crc = 0xffffffffu;
+	for (size_t i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
+	}
+	return ~crc;
+}
+
+/* CRC32c of p[0..n) with the 4 bytes at zero_at taken as zeros. */
+static uint32_t crc32c_zeroed(const uint8_t *p, size_t n, size_t zero_at)
+{
+	uint32_t crc = 0xffffffffu;
+	for (size_t i = 0; i < n; i++) {
+		crc ^= i >= zero_at && i < zero_at + 4 ? 0u : p[i];
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
+	}
+	return ~crc;
+}
+
+static void put16(uint8_t *p, size_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static size_t get16(const uint8_t *p)
+{
+	return (size_t)p[0] << 8 | p[1];
+}
+
+static size_t put_tlv(uint8_t *out, size_t w, uint8_t type, const void *value, size_t n)
+{
+	out[w] = type;
+	put16(out + w + 1, n);
+	if (n > 0)
+		memcpy(out + w + 3, value, n);
+	return w + 3 + n;
+}
+
+ssize_t proxy_v2_write(uint8_t *out, size_t cap, const struct sockaddr_storage *src,
+		       const struct sockaddr_storage *dst, const struct proxy_v2_tlvs *tlvs)
+{
+	struct endpoint s, d;
+	size_t auth_len = 0, uid_len = 0;
+	bool crc = false;
+
+	if (endpoint_from(src, &s) != 0 || endpoint_from(dst, &d) != 0 || s.family != d.family)
+		return PROXY_E_FAMILY;
+	if (tlvs != NULL) {
+		auth_len = tlvs->authority != NULL ? strlen(tlvs->authority) : 0;
+		uid_len = tlvs->unique_id_len;
+		crc = tlvs->crc32c;
+		if (auth_len > PROXY_V2_AUTHORITY_MAX || uid_len > PROXY_V2_UNIQUE_ID_MAX ||
+		    (uid_len > 0 && tlvs->unique_id == NULL))
+			return PROXY_E_ARG;
+	}
+	size_t alen = s.family == AF_INET ? 4 : 16;
+	size_t total = PROXY_V2_HDR_LEN + 2 * alen + 4 + (auth_len ? 3 + auth_len : 0) +
+		       (crc ? 3 + 4 : 0) + (uid_len ? 3 + uid_len : 0);
+	if (total > cap)
+		return PROXY_E_BUF;
+
+	size_t w = 0;
+	memcpy(out, PROXY_V2_SIG, PROXY_V2_SIG_LEN);
+	w = PROXY_V2_SIG_LEN;
+	out[w++] = 0x20 | V2_CMD_PROXY;
+	out[w++] = s.family == AF_INET ? V2_FAM_TCP4 : V2_FAM_TCP6;
+	put16(out + w, total - PROXY_V2_HDR_LEN);
+	w += 2;
+	memcpy(out + w, s.addr, alen);
+	w += alen;
+	memcpy(out + w, d.addr, alen);
+	w += alen;
+	put16(out + w, s.port);
+	put16(out + w + 2, d.port);
+	w += 4;
+	if (auth_len > 0)
+		w = put_tlv(out, w, PP2_TYPE_AUTHORITY, tlvs->authority, auth_len);
+	size_t crc_at = 0;
+	if (crc) {
+		static const uint8_t zero[4];
+		crc_at = w + 3;
+		w = put_tlv(out, w, PP2_TYPE_CRC32C, zero, 4);
+	}
+	if (uid_len > 0)
+		w = put_tlv(out, w, PP2_TYPE_UNIQUE_ID, tlvs->unique_id, uid_len);
+	if (crc) {
+		uint32_t c = proxy_crc32c(out, w);
+		put16(out + crc_at, c >> 16);
+		put16(out + crc_at + 2, c & 0xffff);
+	}
+	return (ssize_t)w;
+}
+
+ssize_t proxy_v2_write_local(uint8_t *out, size_t cap)
+{
+	if (cap < PROXY_V2_HDR_LEN)
+		return PROXY_E_BUF;
+	memcpy(out, PROXY_V2_SIG, PROXY_V2_SIG_LEN);
+	out[12] = 0x20 | V2_CMD_LOCAL;
+	out[13] = 0x00;
+	out[14] = 0;
+	out[15] = 0;
+	return PROXY_V2_HDR_LEN;
+}
+
+/* Address block length for a fam byte, or -1 if the spec does not define that byte. */
+static int v2_addr_len(uint8_t fam)
+{
+	switch (fam) {
+	case 0x00:
+		return 0;
+	case 0x11:
+	case 0x12:
+		return 12;
+	case 0x21:
+	case 0x22:
+		return 36;
+	case 0x31:
+	case 0x32:
+		return 216;
+	default:
+		return -1;
+	}
+}
+
+/* Sub-TLVs of a PP2_TYPE_SSL value: client[1] verify[4], then whole TLVs. */
+static bool v2_ssl_ok(const uint8_t *v, size_t n)
+{
+	if (n < 5)
+		return false;
+	for (size_t off = 5; off < n;) {
+		if (n - off < 3 || n - off - 3 < get16(v + off + 1))
+			return false;
+		off += 3 + get16(v + off + 1);
+	}
+	return true;
+}
+
+int proxy_v2_parse(const uint8_t *buf, size_t len, struct proxy_hdr *hdr, size_t *consumed)
+{
+	*consumed = 0;
+	if (len == 0)
+		return PROXY_NEED_MORE;
+	size_t n = len < PROXY_V2_SIG_LEN ? len : PROXY_V2_SIG_LEN;
+	if (memcmp(buf, PROXY_V2_SIG, n) != 0)
+		return PROXY_E_INVALID;
+	if (len > 12 && buf[12] != (0x20 | V2_CMD_LOCAL) && buf[12] != (0x20 | V2_CMD_PROXY))
+		return PROXY_E_INVALID;
+	int alen = len > 13 ? v2_addr_len(buf[13]) : 0;
+	if (alen < 0)
+		return PROXY_E_INVALID;
+	if (len < PROXY_V2_HDR_LEN)
+		return PROXY_NEED_MORE;
+	size_t total = PROXY_V2_HDR_LEN + get16(buf + 14);
+	if (total > PROXY_V2_MAX_LEN || total < PROXY_V2_HDR_LEN + (size_t)alen)
+		return PROXY_E_INVALID;
+	if (len < total)
+		return PROXY_NEED_MORE;
+
+	/* TLVs first: nothing is written to *hdr unless the whole header is valid. */
+	struct proxy_span auth = { NULL, 0 }, uid = { NULL, 0 };
+	size_t crc_at = 0;
+	for (size_t off = PROXY_V2_HDR_LEN + (size_t)alen; off < total;) {
+		if (total - off < 3)
+			return PROXY_E_INVALID;
+		uint8_t type = buf[off];
+		size_t vlen = get16(buf + off + 1);
+		const uint8_t *v = buf + off + 3;
+		if (total - off - 3 < vlen)
+			return PROXY_E_INVALID;
+		switch (type) {
+		case PP2_TYPE_AUTHORITY:
+			if (auth.p != NULL)
+				return PROXY_E_INVALID;
+			auth.p = v;
+			auth.len = vlen;
+			break;
+		case PP2_TYPE_UNIQUE_ID:
+			if (uid.p != NULL || vlen > PROXY_V2_UNIQUE_ID_MAX)
+				return PROXY_E_INVALID;
+			uid.p = v;
+			uid.len = vlen;
+			break;
+		case PP2_TYPE_CRC32C:
+			if (crc_at != 0 || vlen != 4)
+				return PROXY_E_INVALID;
+			crc_at = off + 3;
+			break;
+		case PP2_TYPE_SSL:
+			if (!v2_ssl_ok(v, vlen))
+				return PROXY_E_INVALID;
+			break;
+		default:
+			break;
+		}
+		off += 3 + vlen;
+	}
+	if (crc_at != 0) {
+		uint32_t want = (uint32_t)get16(buf + crc_at) << 16 | (uint32_t)get16(buf + crc_at + 2);
+		if (crc32c_zeroed(buf, total, crc_at) != want)
+			return PROXY_E_INVALID;
+	}
+
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->version = 2;
+	hdr->family = AF_UNSPEC;
+	hdr->local = buf[12] == (0x20 | V2_CMD_LOCAL);
+	hdr->authority = auth;
+	hdr->unique_id = uid;
+	if (!hdr->local && (buf[13] == V2_FAM_TCP4 || buf[13] == V2_FAM_TCP6)) {
+		const uint8_t *a = buf + PROXY_V2_HDR_LEN;
+		int family = buf[13] == V2_FAM_TCP4 ? AF_INET : AF_INET6;
+		size_t al = family == AF_INET ? 4 : 16;
+		hdr->family = family;
+		set_sockaddr(&hdr->src, family, a, (unsigned)get16(a + 2 * al));
+		set_sockaddr(&hdr->dst, family, a + al, (unsigned)get16(a + 2 * al + 2));
+	}
+	*consumed = total;
+	return PROXY_OK;
+}
+
+int proxy_parse(const uint8_t *buf, size_t len, struct proxy_hdr *hdr, size_t *consumed)
+{
+	*consumed = 0;
+	switch (proxy_detect(buf, len)) {
+	case PROXY_DETECT_V1:
+		return proxy_v1_parse(buf, len, hdr, consumed);
+	case PROXY_DETECT_V2:
+		return proxy_v2_parse(buf, len, hdr, consumed);
+	case PROXY_DETECT_NEED_MORE:
+		return PROXY_NEED_MORE;
+	default:
+		return PROXY_E_INVALID;
+	}
+}

@@ -46,6 +46,15 @@ bool glob_match(const char *pattern, const char *host)
 			    host != NULL ? strlen(host) : 0);
 }
 
+bool glob_is_wildcard(const char *glob)
+{
+	if (glob == NULL)
+		return true;
+	while (*glob == '*')
+		glob++;
+	return *glob == '\0';
+}
+
 struct glob_specificity glob_specificity(const char *glob)
 {
 	struct glob_specificity s = { 0, 0 };

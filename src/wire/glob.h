@@ -55,6 +55,12 @@ bool glob_match(const char *pattern, const char *host);
 /* Like glob_match over byte spans; the spans may hold any byte (NUL included). */
 bool glob_match_n(const char *pattern, size_t plen, const char *host, size_t hlen);
 
+/*
+ * Whether the glob matches every host, the empty one included: NULL, "", or
+ * '*' only. A listener whose globs are all like this need not peek at SNI.
+ */
+bool glob_is_wildcard(const char *glob);
+
 /* The specificity of a glob (NULL = ""). */
 struct glob_specificity glob_specificity(const char *glob);
 

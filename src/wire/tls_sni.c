@@ -36,6 +36,9 @@ static int rd_next_record(struct rd *r)
 	const uint8_t *h = r->buf + at;
 	int bad = at == 0 ? SNI_NOT_TLS : SNI_MALFORMED;
 
+	/* Records are never empty: one more cannot end within the cap. */
+	if (at + REC_HDR_LEN + 1 > SNI_SPAN_MAX)
+		return SNI_TOO_LARGE;
 	if (have >= 1 && h[0] != CT_HANDSHAKE)
 		return bad;
 	if (have >= 2 && h[1] != 0x03)

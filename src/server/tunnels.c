@@ -245,6 +245,18 @@ int tunnels_parse(struct server *srv, const char *body, size_t len, struct tunne
 			value_err = 1;
 			glob = NULL;
 		}
+		for (const char *g = glob; g && *g; g++) {
+			/* What a host name may hold, plus the `*` wildcard. */
+			unsigned char ch = (unsigned char)*g;
+			if (!(ch == '*' || ch == '.' || ch == '-' || ch == '_' || (ch >= '0' && ch <= '9') ||
+			      (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'))) {
+				add_error(errors, li, "ListenHostnameGlob",
+					  "\"%s\" is not a hostname glob (letters, digits, '-', '_', '.' and '*')", glob);
+				value_err = 1;
+				glob = NULL;
+				break;
+			}
+		}
 		t->glob = strdup(glob ? glob : "");
 		t->service = strdup(svc ? svc : "");
 		/* ClientIdentifier: non-empty string. */

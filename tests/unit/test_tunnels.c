@@ -154,7 +154,8 @@ static void test_every_problem_listed(void **state)
 		       "{\"ClientIdentifier\":\"\",\"ListenPort\":82,\"ListenAddress\":\"127.0.0.1\"},"
 		       "{\"ClientIdentifier\":\"a\",\"ListenPort\":83,\"ListenAddress\":\"127.0.0.1\",\"Bogus\":1},"
 		       "{\"ListenPort\":84,\"ListenAddress\":\"127.0.0.1\"},"
-		       "{\"ClientIdentifier\":\"a\",\"ListenAddress\":\"127.0.0.1\"}"
+		       "{\"ClientIdentifier\":\"a\",\"ListenAddress\":\"127.0.0.1\"},"
+		       "{\"ClientIdentifier\":\"a\",\"ListenPort\":85,\"ListenAddress\":\"127.0.0.1\",\"ListenHostnameGlob\":\"a b.com\"}"
 		       "]",
 		       &errors, &ts);
 	assert_int_equal(st, 400);
@@ -165,6 +166,7 @@ static void test_every_problem_listed(void **state)
 	assert_true(has_problem(errors, 4, "Bogus"));
 	assert_true(has_problem(errors, 5, "ClientIdentifier"));
 	assert_true(has_problem(errors, 6, "ListenPort"));
+	assert_true(has_problem(errors, 7, "ListenHostnameGlob"));
 	tunnel_set_clear(&ts);
 	json_decref(errors);
 }

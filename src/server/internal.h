@@ -102,6 +102,7 @@ struct server {
 	uint32_t boot_id;
 	size_t nhttp;		/* open HTTP connections on control/mgmt ports */
 	struct tls_ctx *tls;	/* UseTls: one server context for both ports */
+	struct loop_timer accept_pause; /* control/management accepts paused (EMFILE) */
 	bool stopping;
 };
 

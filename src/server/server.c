@@ -1396,8 +1396,12 @@ static void front_accept(struct server *srv, int lfd, bool control, bool mgmt)
 		if (fd == -EAGAIN)
 			return;
 		if (fd < 0) {
-			if (fd == -EMFILE || fd == -ENFILE) {
-				log_warnx("accept on the %s port: %s", control ? "control" : "management", err);
+			if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+				/* Level-triggered: pause instead of spinning. */
+				log_warnx("accept on the %s port: %s; pausing accepts for 100 ms",
+					  control ? "control" : "management", err);
+				loop_watch_set(srv->loop, lfd, 0);
+				loop_timer_start(srv->loop, &srv->accept_pause, 100);
 				return;
 			}
 			continue;
@@ -1467,6 +1471,8 @@ void server_visitor_done(struct listener *ls)
 	listener_unref(ls);
 }
 
+static void on_accept_pause_end(struct loop *l, struct loop_timer *t, void *udata);
+
 struct server *server_new(struct loop *l, struct mconn_env *env, const struct config_server *cfg)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
@@ -1477,12 +1483,23 @@ struct server *server_new(struct loop *l, struct mconn_env *env, const struct co
 	srv->cfg = cfg;
 	srv->control_fd = -1;
 	srv->mgmt_fd = -1;
+	loop_timer_init(&srv->accept_pause, on_accept_pause_end, srv);
 	/* Connection ids are "<boot>-<n>": unique across restarts too (they
 	 * go to backends as the PROXY v2 unique id). */
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	srv->boot_id = (uint32_t)(ts.tv_sec ^ ((uint64_t)ts.tv_nsec << 7) ^ ((uint32_t)getpid() << 16));
 	return srv;
+}
+
+static void on_accept_pause_end(struct loop *l, struct loop_timer *t, void *udata)
+{
+	struct server *srv = udata;
+	(void)t;
+	if (srv->control_fd >= 0)
+		loop_watch_set(l, srv->control_fd, LOOP_READ);
+	if (srv->mgmt_fd >= 0)
+		loop_watch_set(l, srv->mgmt_fd, LOOP_READ);
 }
 
 int server_start(struct server *srv, char *err, size_t errlen)
@@ -1537,6 +1554,7 @@ void server_stop(struct server *srv)
 	if (srv->stopping)
 		return;
 	srv->stopping = true;
+	loop_timer_stop(srv->loop, &srv->accept_pause);
 	if (srv->control_fd >= 0) {
 		loop_unwatch(srv->loop, srv->control_fd);
 		close(srv->control_fd);

@@ -220,3 +220,38 @@ def test_dead_peers_are_noticed(h):
     finally:
         srv.p.send_signal(signal.SIGCONT)
     h.wait_connected("c1", timeout=30)
+
+
+def test_out_of_descriptors_pauses_and_recovers(h):
+    """With its descriptors used up the server pauses accepting (it neither
+    dies nor spins), and serves again once visitors leave."""
+    from conftest import BIN
+    h.server()  # to get ports; replaced below by one with a tiny fd limit
+    h.procs[0].stop()
+    path = os.path.join(h.tmp, "server-config.json")
+    srv = h.spawn("server-lowfd", ["prlimit", "--nofile=48:48", BIN, "server", "-c", path])
+    srv.threshold = True
+    wait_for(lambda: h.http("GET", "/ping")[0] == 200, what="server")
+    be = Backend(echo)
+    h.client("c1", {"svc": f"127.0.0.1:{be.port}"})
+    h.wait_connected("c1")
+    public = free_port()
+    assert h.put_tunnels([tunnel(public)])[0] == 200
+    held = []
+    try:
+        for _ in range(80):
+            s = socket.create_connection(("127.0.0.1", public), timeout=10)
+            held.append(s)
+        wait_for(lambda: "pausing accepts" in srv.text(), what="the pause logged")
+        assert srv.alive()
+    finally:
+        for s in held:
+            s.close()
+    # Served again once descriptors are back.
+    def echo_ok():
+        with socket.create_connection(("127.0.0.1", public), timeout=10) as s:
+            s.settimeout(10)
+            s.sendall(b"back")
+            s.shutdown(socket.SHUT_WR)
+            return recv_all(s) == b"back"
+    wait_for(echo_ok, timeout=30, what="service after the pause")

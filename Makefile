@@ -78,16 +78,17 @@ check: deps-check
 
 test: check
 
-# libFuzzer builds (clang): fuzz every target for FUZZ_SECONDS, growing fuzz/corpus/<target>.
+# libFuzzer builds (clang): fuzz every target for FUZZ_SECONDS from fuzz/corpus/<target>;
+# new inputs go to build/fuzz-new/<target> (merge the useful ones with -merge=1).
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,undefined \
                -DTHRESHOLD_VERSION='"$(VERSION)"' -DTHRESHOLD_GITREV='"$(GITREV)"'
 build/fuzz/%: fuzz/%.c $(LIB_SRC) | deps-check
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
 fuzz: $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-	@for t in $^; do n=$$(basename $$t); mkdir -p fuzz/corpus/$$n; \
-	  echo "== fuzzing $$n for $(FUZZ_SECONDS)s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 fuzz/corpus/$$n || exit 1; done
+	@for t in $^; do n=$$(basename $$t); mkdir -p fuzz/corpus/$$n build/fuzz-new/$$n; \
+	  echo "== fuzzing $$n for $(FUZZ_SECONDS)s (new inputs: build/fuzz-new/$$n)"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz-new/$$n fuzz/corpus/$$n || exit 1; done
 
 bench: deps
 	@scripts/deps.sh bench

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# make demo: the Go original's usage example, end to end, with our binary.
+# make demo: the Go original's usage example, end to end, with our binary,
+# over TLS with client certificates.
 #
-# Starts a threshold server, a small backend (the "listener", which prints
-# the visitor address it learns from the PROXY header), and a threshold
-# client; configures the tunnel with curl -X PUT .../tunnels; sends a
-# visitor's message through; prints each step as the original's example
-# does; stops everything it started. Plain TCP for now (TLS comes with the
-# certificate work). Exit status 0 only if the visitor's bytes arrived and
-# the backend saw the visitor's own address.
+# Makes a CA, a server certificate (localhost, 127.0.0.1), TestClient1's
+# certificate, an admin certificate and matching configs with
+# `threshold certs` (a temp dir; the same step a user takes), starts the
+# server with its config unchanged, a small backend (the "listener", which
+# prints the visitor address it learns from the PROXY header) and the client
+# (its config plus the one service of the example); lists the clients and
+# configures the tunnel with curl --cacert/--cert/--key as an admin would;
+# sends a visitor's message through; prints each step as the original's
+# example does; stops everything it started. Exit status 0 only if the
+# visitor's bytes arrived and the backend saw the visitor's own address.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${THRESHOLD_BIN:-$PWD/build/threshold}
@@ -36,29 +40,20 @@ for p in (want, 0):
         s.close()
 PY
 }
-CONTROL=$(pick 9056); MGMT=$(pick 9057); PUBLIC=$(pick 9000); BACKEND=$(pick 9001)
+PORT=$(pick 9056); PUBLIC=$(pick 9000); BACKEND=$(pick 9001)
+PKI=$work/pki
 
-cat > "$work/server-config.json" <<JSON
-{
-  "DebugLog": false,
-  "TunnelControlPort": $CONTROL,
-  "ManagementPort": $MGMT,
-  "UseTls": false
-}
-JSON
-cat > "$work/client-config.json" <<JSON
-{
-  "DebugLog": false,
-  "ClientIdentifier": "TestClient1",
-  "ServerHost": "localhost",
-  "ServerTunnelControlPort": $CONTROL,
-  "ServerManagementPort": $MGMT,
-  "UseTls": false,
-  "ServiceToLocalAddrMap": {
-    "fooService": "127.0.0.1:$BACKEND"
-  }
-}
-JSON
+echo "== making certificates: threshold certs --dir \$work/pki --server-name localhost --server-ip 127.0.0.1 --client TestClient1 --port $PORT"
+"$BIN" certs --dir "$PKI" --server-name localhost --server-ip 127.0.0.1 --client TestClient1 --port "$PORT" \
+  >"$work/certs.log"
+sed -n "s|^wrote $PKI/|   |p" "$work/certs.log"
+# The client's config as made, plus the example's one service.
+"$PY" - "$PKI/client-TestClient1-config.json" "$work/client-config.json" "$BACKEND" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+cfg["ServiceToLocalAddrMap"] = {"fooService": "127.0.0.1:" + sys.argv[3]}
+json.dump(cfg, open(sys.argv[2], "w"), indent=2)
+PY
 cat > "$work/tunnels.json" <<JSON
 [
   {
@@ -71,6 +66,10 @@ cat > "$work/tunnels.json" <<JSON
   }
 ]
 JSON
+# Management calls as an admin makes them.
+admin_curl() {
+  curl --cacert "$PKI/ca.crt" --cert "$PKI/admin@example.com+chain.crt" --key "$PKI/admin@example.com.key" "$@"
+}
 
 wait_for() { # description, command...
   local what=$1; shift
@@ -81,24 +80,24 @@ wait_for() { # description, command...
   exit 1
 }
 
-echo "== starting: threshold server (control :$CONTROL, management :$MGMT)"
-"$BIN" server -c "$work/server-config.json" >"$work/server.log" 2>&1 & pids+=($!)
-wait_for "the server" curl -sf "http://localhost:$MGMT/ping"
+echo "== starting: threshold server (TLS, clients and management on :$PORT)"
+"$BIN" server -c "$PKI/server-config.json" >"$work/server.log" 2>&1 & pids+=($!)
+wait_for "the server" admin_curl -sf "https://localhost:$PORT/ping"
 
 echo "== starting: the backend listener on 127.0.0.1:$BACKEND"
 "$PY" -u scripts/demo_peers.py listener "$BACKEND" >"$work/listener.log" 2>&1 & pids+=($!)
 wait_for "the listener" grep -q ready "$work/listener.log"
 
-echo "== starting: threshold client TestClient1"
+echo "== starting: threshold client TestClient1 (TLS, certificate TestClient1@example.com)"
 "$BIN" client -c "$work/client-config.json" >"$work/client.log" 2>&1 & pids+=($!)
-connected() { curl -sf "http://localhost:$MGMT/clients" | grep -q '"ClientConnected"'; }
+connected() { admin_curl -sf "https://localhost:$PORT/clients" | grep -q '"ClientConnected"'; }
 wait_for "the client to connect" connected
 
 echo
-echo "HTTP GET localhost:$MGMT/clients:"
-curl -s "http://localhost:$MGMT/clients"; echo
-echo "HTTP PUT localhost:$MGMT/tunnels:"
-curl -s -X PUT -H "Content-Type: application/json" -d @"$work/tunnels.json" "http://localhost:$MGMT/tunnels"; echo
+echo "HTTP GET localhost:$PORT/clients:"
+admin_curl -s "https://localhost:$PORT/clients"; echo
+echo "HTTP PUT localhost:$PORT/tunnels:"
+admin_curl -s -X PUT -H "Content-Type: application/json" -d @"$work/tunnels.json" "https://localhost:$PORT/tunnels"; echo
 grep -o 'now listening on .*' "$work/server.log" | sed 's/^/(server) /' || true
 
 sender_out=$("$PY" -u scripts/demo_peers.py sender "$PUBLIC") || true
@@ -112,7 +111,8 @@ echo
 sport=$(printf '%s\n' "$sender_out" | sed -n 's/^Sender: I am dialing .* from .*:\([0-9]*\)$/\1/p')
 seen=$(sed -n 's/^Listener: Someone connected from: .*:\([0-9]*\)$/\1/p' "$work/listener.log")
 if printf '%s\n' "$sender_out" | grep -q 'Response from listener was: asd' && [ -n "$sport" ] && [ "$sport" = "$seen" ]; then
-  echo "demo OK: the backend saw the visitor's own address (source port $sport) through the tunnel."
+  echo "demo OK: the backend saw the visitor's own address (source port $sport) through the TLS tunnel."
+  grep -o 'TLSv1\.[0-9] with .*' "$work/client.log" | head -n 1 | sed 's/^/(client) /' || true
   echo "--- server log (last lines)"; tail -n 4 "$work/server.log"
   echo "--- client log (last lines)"; tail -n 4 "$work/client.log"
   exit 0

@@ -3,6 +3,7 @@
  *
  *   threshold server -c FILE
  *   threshold client -c FILE
+ *   threshold certs --dir DIR [--server-name N] [--server-ip IP] [--client ID] ...
  *   threshold version
  *   threshold help | -h | --help
  *   threshold -mode server|client [-configFile FILE]   (legacy, as the Go
@@ -16,6 +17,7 @@
 
 #include "client/client.h"
 #include "server/server.h"
+#include "tunnel/certs.h"
 
 #ifndef THRESHOLD_VERSION
 #define THRESHOLD_VERSION "0.0.0"
@@ -34,6 +36,8 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  server -c FILE     run the server with the config FILE\n"
 		"  client -c FILE     run the client with the config FILE\n"
+		"  certs --dir DIR    make a CA, server and client certificates and\n"
+		"                     matching configs (threshold certs --help)\n"
 		"  version            print the version and exit\n"
 		"  help               print this help and exit\n"
 		"\n"
@@ -167,6 +171,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "server") == 0 || strcmp(cmd, "client") == 0)
 		return cmd_mode(cmd, argc - 2, argv + 2);
+	if (strcmp(cmd, "certs") == 0)
+		return certs_main(argc - 2, argv + 2);
 	const char *v;
 	if (match_flag(cmd, "mode", &v) || match_flag(cmd, "configFile", &v))
 		return cmd_legacy(argc - 1, argv + 1);

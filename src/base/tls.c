@@ -36,6 +36,8 @@ struct tls_transport {
 	 * the same bytes: keep them in `pend` until it completes. */
 	unsigned char *pend;
 	size_t pend_len;
+	/* Why the last read or write failed (SSL_ERROR_SSL), for the log. */
+	char last_err[160];
 };
 
 static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -218,6 +220,37 @@ size_t tls_ctx_ca_count(const struct tls_ctx *c)
 
 static const struct transport_ops tls_ops;
 
+/* One-line reason for a failed handshake, read or write (e = the
+ * SSL_get_error value): the certificate verification error if there is
+ * one, else the TLS alert or OpenSSL reason. Clears OpenSSL's error queue. */
+static void describe(struct tls_transport *tt, int e, char *out, size_t len)
+{
+	long vr = SSL_get_verify_result(tt->ssl);
+	unsigned long oe = ERR_peek_last_error();
+	if (vr != X509_V_OK) {
+		snprintf(out, len, "%s", X509_verify_cert_error_string(vr));
+	} else if (oe) {
+		int reason = ERR_GET_REASON(oe);
+		const char *rs = ERR_reason_error_string(oe);
+		if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
+			snprintf(out, len, "peer did not return a certificate");
+		else if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTP_REQUEST ||
+			 reason == SSL_R_HTTPS_PROXY_REQUEST || reason == SSL_R_UNKNOWN_PROTOCOL)
+			snprintf(out, len, "not TLS (plaintext on a TLS port?)");
+		else if (rs != NULL)
+			snprintf(out, len, "%s", rs); /* e.g. "tlsv13 alert certificate required" */
+		else
+			ERR_error_string_n(oe, out, len);
+	} else if (e == SSL_ERROR_SYSCALL) {
+		snprintf(out, len, "%s", errno ? strerror(errno) : "connection closed during the handshake");
+	} else if (e == SSL_ERROR_ZERO_RETURN) {
+		snprintf(out, len, "connection closed during the handshake");
+	} else {
+		snprintf(out, len, "handshake failed");
+	}
+	ERR_clear_error();
+}
+
 static int map_error(struct tls_transport *tt, int rc)
 {
 	int e = SSL_get_error(tt->ssl, rc);
@@ -234,7 +267,9 @@ static int map_error(struct tls_transport *tt, int rc)
 		ERR_clear_error();
 		return errno ? -errno : -ECONNRESET;
 	default:
-		ERR_clear_error();
+		/* With TLS 1.3 the server judges our certificate after our
+		 * handshake completed: its alert arrives here. */
+		describe(tt, e, tt->last_err, sizeof(tt->last_err));
 		return -EPROTO;
 	}
 }
@@ -268,10 +303,11 @@ static ssize_t tls_write_some(struct tls_transport *tt, const void *p, size_t n)
 
 /*
  * writev over TLS. OpenSSL needs a retried SSL_write to carry the same
- * bytes; so when a write stops half way (WANT_*), the unsent rest of what
- * we attempted is kept in `pend` and the next call first finishes it
- * (reporting those bytes as written then). Callers (mconn) always retry
- * with the same data, so the accounting matches.
+ * bytes; so when a write stops half way (WANT_*), the bytes we attempted
+ * are kept in `pend` and the next call first finishes that write, reporting
+ * the bytes OpenSSL took (with partial writes possibly fewer than pend_len:
+ * the caller passes the rest again). Callers (mconn) always retry with the
+ * same data, so the accounting matches.
  */
 static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 {
@@ -287,12 +323,14 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 		ssize_t w = tls_write_some(tt, tt->pend, tt->pend_len);
 		if (w < 0)
 			return w;
-		size_t len = tt->pend_len;
+		/* Done: OpenSSL no longer holds the buffer. With partial
+		 * writes it may have taken fewer than pend_len bytes (the
+		 * record that was pending plus what fit): report what it
+		 * took; the caller passes the rest again. */
 		free(tt->pend);
 		tt->pend = NULL;
 		tt->pend_len = 0;
-		(void)w;
-		return (ssize_t)len;
+		return w;
 	}
 	/* One buffer per SSL_write: the caller's own when it is one iovec,
 	 * else a gather of up to TLS_GATHER bytes. */
@@ -431,36 +469,18 @@ int tls_handshake(struct transport *t, char err[TLS_ERRLEN])
 		tt->want = LOOP_WRITE;
 		return -EAGAIN;
 	}
-	long vr = SSL_get_verify_result(tt->ssl);
-	const char *why = NULL;
-	char buf[256] = "";
-	if (vr != X509_V_OK) {
-		why = X509_verify_cert_error_string(vr);
-	} else {
-		unsigned long oe = ERR_peek_last_error();
-		if (oe) {
-			int reason = ERR_GET_REASON(oe);
-			if (reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE)
-				why = "peer did not return a certificate";
-			else if (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_HTTP_REQUEST ||
-				 reason == SSL_R_UNKNOWN_PROTOCOL)
-				why = "not TLS (plaintext on a TLS port?)";
-			else {
-				ERR_error_string_n(oe, buf, sizeof(buf));
-				why = buf;
-			}
-		} else if (e == SSL_ERROR_SYSCALL) {
-			why = errno ? strerror(errno) : "connection closed during the handshake";
-		} else if (e == SSL_ERROR_ZERO_RETURN) {
-			why = "connection closed during the handshake";
-		} else {
-			why = "handshake failed";
-		}
-	}
+	char why[200];
+	describe(tt, e, why, sizeof(why));
 	if (err)
 		snprintf(err, TLS_ERRLEN, "TLS handshake failed: %s", why);
-	ERR_clear_error();
 	return -EPROTO;
+}
+
+const char *tls_last_error(const struct transport *t)
+{
+	if (!tls_is(t))
+		return "";
+	return ((const struct tls_transport *)t)->last_err;
 }
 
 bool tls_is(const struct transport *t)

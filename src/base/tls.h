@@ -50,6 +50,10 @@ struct transport *tls_transport_new(struct tls_ctx *ctx, int fd, bool server, co
 /* Drives the handshake: 0 done, -EAGAIN (wait for transport_want()), or
  * another negative value with the reason in err. */
 int tls_handshake(struct transport *t, char err[TLS_ERRLEN]);
+/* Why the last read or write on t failed with a TLS error (e.g. the
+ * server's alert "tlsv13 alert certificate required", which with TLS 1.3
+ * reaches a client after its handshake completed); "" if none or not TLS. */
+const char *tls_last_error(const struct transport *t);
 /* Whether t is a TLS transport. */
 bool tls_is(const struct transport *t);
 /* Common name of the verified peer certificate ("" if none). */

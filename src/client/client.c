@@ -30,6 +30,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/sock.h"
+#include "base/tls.h"
 #include "base/transport.h"
 #include "base/util.h"
 #include "tunnel/relay.h"
@@ -260,6 +261,7 @@ struct svc_rt {
 
 enum phase {
 	PH_CONNECT,	/* TCP connect to addrs[addr_idx] in progress */
+	PH_TLS,		/* UseTls: TLS handshake in progress */
 	PH_REQUEST,	/* writing the CONNECT request */
 	PH_RESPONSE,	/* reading the answer's head */
 	PH_BODY,	/* refused: reading the first line of the body to log it */
@@ -279,7 +281,8 @@ struct csess {
 	struct client *cl;
 	enum phase phase;
 	unsigned id;			/* attempt number, for the log */
-	int fd;				/* ours until the mconn takes it */
+	int fd;				/* the socket (owned by t once t exists) */
+	struct transport *t;		/* TCP or TLS after the connect; the mconn takes it */
 	struct sock_addr addrs[CLIENT_SERVER_ADDRS];
 	int naddrs, addr_idx;
 	char addr_str[SOCK_ADDRSTRLEN];
@@ -345,6 +348,7 @@ struct client {
 	char *unknown[CLIENT_UNKNOWN_MAX];
 	size_t n_unknown;
 	bool started, stopping;
+	struct tls_ctx *tls;		/* UseTls: built once in client_new */
 	char server_hostport[SOCK_HOSTLEN + 16];
 	char last_err[CLIENT_ERRLEN];
 };
@@ -493,9 +497,12 @@ static void sess_end(struct csess *ss, const char *reason)
 	loop_timer_stop(l, &ss->open_timer);
 	if (ss->fd >= 0) {
 		loop_unwatch(l, ss->fd);
-		close(ss->fd);
+		if (ss->t == NULL)
+			close(ss->fd);
 		ss->fd = -1;
 	}
+	transport_free(ss->t); /* closes the fd */
+	ss->t = NULL;
 	/* The engine reset every held stream before `closed`; whatever is
 	 * left (none expected) goes now. */
 	while (ss->pend)
@@ -1133,6 +1140,12 @@ static void attempt_next_addr(struct csess *ss);
 static void fail_refused(struct csess *ss);
 static void sess_on_io(struct loop *l, int fd, uint32_t events, void *udata);
 
+/* The server name as configured (what the certificate must name). */
+static const char *cl_host(const struct csess *ss)
+{
+	return ss->cl->cfg->server_host;
+}
+
 static void phase_timeout(struct loop *l, struct loop_timer *t, void *udata)
 {
 	struct csess *ss = udata;
@@ -1147,6 +1160,10 @@ static void phase_timeout(struct loop *l, struct loop_timer *t, void *udata)
 		ss->fd = -1;
 		ss->addr_idx++;
 		attempt_next_addr(ss);
+		return;
+	case PH_TLS:
+		sess_fail(ss, "TLS handshake with %s (%s): not complete within %u ms", cl_host(ss), ss->addr_str,
+			  ms);
 		return;
 	case PH_REQUEST:
 	case PH_RESPONSE:
@@ -1231,12 +1248,9 @@ static void start_session(struct csess *ss, const struct http_response *resp)
 	mcfg.ping_timeout_ms = cl->cfg->dead_peer_ms - mcfg.keepalive_ms;
 
 	loop_unwatch(cl->loop, ss->fd);
-	struct transport *t = transport_tcp_new(ss->fd);
-	ss->fd = -1; /* the transport (or its failure) has it */
-	if (t == NULL) {
-		sess_end(ss, "out of memory");
-		return;
-	}
+	struct transport *t = ss->t; /* the mconn takes it (also on failure) */
+	ss->t = NULL;
+	ss->fd = -1;
 	char name[SOCK_HOSTLEN + 64];
 	snprintf(name, sizeof(name), "client [%s] session %s", cl->cfg->client_id, ss->addr_str);
 	const uint8_t *pre = (const uint8_t *)ss->io + ss->head_len;
@@ -1309,16 +1323,27 @@ static bool read_answer(struct csess *ss)
 			sess_end(ss, "answer to CONNECT too large");
 			return false;
 		}
-		ssize_t r;
-		do
-			r = recv(ss->fd, ss->io + ss->io_len, CLIENT_RESP_BUF - ss->io_len, 0);
-		while (r < 0 && errno == EINTR);
+		ssize_t r = transport_read(ss->t, ss->io + ss->io_len, CLIENT_RESP_BUF - ss->io_len);
+		if (r == -EAGAIN) {
+			loop_watch_set(ss->cl->loop, ss->fd, transport_want(ss->t) ? transport_want(ss->t) : LOOP_READ);
+			return true;
+		}
 		if (r < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return true;
 			char why[CLIENT_ERRLEN];
-			snprintf(why, sizeof(why), "reading the answer to CONNECT from %s: %s", ss->addr_str,
-				 strerror(errno));
+			const char *tlserr = tls_last_error(ss->t);
+			if (tlserr[0])
+				/* TLS 1.3: the server refuses our certificate
+				 * after our side of the handshake is done. */
+				snprintf(why, sizeof(why), "TLS with %s (%s): the server refused the session: %s",
+					 cl_host(ss), ss->addr_str, tlserr);
+			else if (ss->cl->tls && ss->io_len == 0)
+				snprintf(why, sizeof(why),
+					 "TLS with %s (%s): the server dropped the session right after the handshake "
+					 "(%s; did it refuse our certificate? its log says why)",
+					 cl_host(ss), ss->addr_str, strerror((int)-r));
+			else
+				snprintf(why, sizeof(why), "reading the answer to CONNECT from %s: %s", ss->addr_str,
+					 strerror((int)-r));
 			if (ss->phase == PH_BODY) {
 				fail_refused(ss);
 				return false;
@@ -1373,6 +1398,55 @@ static bool read_answer(struct csess *ss)
 	}
 }
 
+/* The CONNECT request into ss->io; phase PH_REQUEST. False when the
+ * attempt ended. */
+static bool prepare_request(struct csess *ss)
+{
+	struct client *cl = ss->cl;
+	ss->io = malloc(CLIENT_RESP_BUF);
+	if (ss->io == NULL) {
+		sess_end(ss, "out of memory");
+		return false;
+	}
+	ssize_t n = client_connect_request(ss->io, CLIENT_RESP_BUF, cl->cfg->server_host, cl->cfg->server_port,
+					   cl->cfg->client_id, CLIENT_FEATURES_REQUESTED);
+	if (n < 0) {
+		sess_end(ss, "cannot build the CONNECT request (bad ClientIdentifier or host)");
+		return false;
+	}
+	ss->io_len = (size_t)n;
+	ss->io_off = 0;
+	ss->phase = PH_REQUEST;
+	loop_watch_set(cl->loop, ss->fd, LOOP_WRITE);
+	return true;
+}
+
+/* Drives the TLS handshake; false while it runs or when the attempt
+ * ended, true once the session is verified. */
+static bool tls_step(struct csess *ss)
+{
+	struct client *cl = ss->cl;
+	char err[TLS_ERRLEN];
+	int rc = tls_handshake(ss->t, err);
+	if (rc == -EAGAIN) {
+		loop_watch_set(cl->loop, ss->fd, transport_want(ss->t));
+		return false;
+	}
+	if (rc != 0) {
+		char why[CLIENT_ERRLEN];
+		snprintf(why, sizeof(why), "%.300s with %.100s (%s)", err, cl_host(ss), ss->addr_str);
+		sess_end(ss, why);
+		return false;
+	}
+	char cn[256];
+	tls_peer_cn(ss->t, cn, sizeof(cn));
+	log_info("client [%s]: %s with %s (%s): server certificate \"%s\" verified for \"%s\"; kTLS send: %s, "
+		 "receive: %s",
+		 cl->cfg->client_id, tls_version(ss->t), cl->server_hostport, ss->addr_str, cn, cl_host(ss),
+		 tls_ktls_send(ss->t) ? "yes" : "no", tls_ktls_recv(ss->t) ? "yes" : "no");
+	return true;
+}
+
 static void sess_on_io(struct loop *l, int fd, uint32_t events, void *udata)
 {
 	struct csess *ss = udata;
@@ -1392,34 +1466,52 @@ static void sess_on_io(struct loop *l, int fd, uint32_t events, void *udata)
 		}
 		ss->err[0] = '\0';
 		set_control_sockopts(cl, fd);
-		ss->io = malloc(CLIENT_RESP_BUF);
-		if (ss->io == NULL) {
-			sess_end(ss, "out of memory");
+		/* The transport owns the fd from here (and closes it if it
+		 * cannot be made). */
+		ss->t = cl->tls ? tls_transport_new(cl->tls, fd, false, cl->cfg->server_host) : transport_tcp_new(fd);
+		if (ss->t == NULL) {
+			loop_unwatch(l, fd);
+			ss->fd = -1;
+			sess_end(ss, cl->tls ? "cannot start TLS (out of memory or bad server name)" : "out of memory");
 			return;
 		}
-		ssize_t n = client_connect_request(ss->io, CLIENT_RESP_BUF, cl->cfg->server_host,
-						   cl->cfg->server_port, cl->cfg->client_id,
-						   CLIENT_FEATURES_REQUESTED);
-		if (n < 0) {
-			sess_end(ss, "cannot build the CONNECT request (bad ClientIdentifier or host)");
+		/* One deadline (ConnectTimeoutSeconds) per phase. */
+		loop_timer_start(l, &ss->timer, cl->cfg->connect_timeout_ms);
+		if (cl->tls) {
+			ss->phase = PH_TLS;
+		} else if (!prepare_request(ss)) {
 			return;
 		}
-		ss->io_len = (size_t)n;
-		ss->io_off = 0;
-		ss->phase = PH_REQUEST;
+	}
+	if (ss->phase == PH_TLS) {
+		if (!tls_step(ss) || !prepare_request(ss))
+			return;
 		loop_timer_start(l, &ss->timer, cl->cfg->connect_timeout_ms);
 	}
 	if (ss->phase == PH_REQUEST) {
 		while (ss->io_off < ss->io_len) {
-			ssize_t w = send(fd, ss->io + ss->io_off, ss->io_len - ss->io_off, MSG_NOSIGNAL);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			struct iovec iov = {ss->io + ss->io_off, ss->io_len - ss->io_off};
+			ssize_t w = transport_writev(ss->t, &iov, 1);
+			if (w == -EAGAIN) {
+				uint32_t want = transport_want(ss->t);
+				loop_watch_set(l, fd, want ? want : LOOP_WRITE);
 				return;
+			}
 			if (w < 0) {
 				char why[CLIENT_ERRLEN];
-				snprintf(why, sizeof(why), "sending CONNECT to %s: %s", ss->addr_str,
-					 strerror(errno));
+				const char *tlserr = tls_last_error(ss->t);
+				if (tlserr[0])
+					snprintf(why, sizeof(why),
+						 "TLS with %s (%s): the server refused the session: %s", cl_host(ss),
+						 ss->addr_str, tlserr);
+				else if (cl->tls)
+					snprintf(why, sizeof(why),
+						 "TLS with %s (%s): the server dropped the session right after the "
+						 "handshake (%s; did it refuse our certificate? its log says why)",
+						 cl_host(ss), ss->addr_str, strerror((int)-w));
+				else
+					snprintf(why, sizeof(why), "sending CONNECT to %s: %s", ss->addr_str,
+						 strerror((int)-w));
 				sess_end(ss, why);
 				return;
 			}
@@ -1428,7 +1520,8 @@ static void sess_on_io(struct loop *l, int fd, uint32_t events, void *udata)
 		ss->io_len = ss->io_off = 0;
 		ss->phase = PH_RESPONSE;
 		loop_watch_set(l, fd, LOOP_READ);
-		return; /* read when readable */
+		if (transport_pending(ss->t) == 0)
+			return; /* read when readable */
 	}
 	if (ss->phase == PH_RESPONSE || ss->phase == PH_BODY)
 		read_answer(ss);
@@ -1506,14 +1599,23 @@ static void schedule_retry(struct client *cl, const char *reason, bool was_conne
 
 struct client *client_new(struct loop *l, struct mconn_env *env, const struct config_client *cfg)
 {
-	if (cfg->use_tls) {
-		log_errorx("client [%s]: UseTls is not supported by this build yet (no TLS transport)",
-			   cfg->client_id);
-		return NULL;
-	}
 	struct client *cl = calloc(1, sizeof(*cl));
 	if (cl == NULL)
 		goto oom;
+	if (cfg->use_tls) {
+		/* One context for every attempt: a bad file is a start-up
+		 * error, never a retry loop. */
+		char err[TLS_ERRLEN];
+		cl->tls = tls_ctx_client(cfg->ca_file, cfg->ca_glob, cfg->tls_cert_file, cfg->tls_key_file, err);
+		if (cl->tls == NULL) {
+			log_errorx("client [%s]: TLS: %s", cfg->client_id, err);
+			free(cl);
+			return NULL;
+		}
+		log_info("client [%s]: TLS: the server's certificate must chain to %zu CA certificate(s) and name "
+			 "\"%s\"; our certificate: %s",
+			 cfg->client_id, tls_ctx_ca_count(cl->tls), cfg->server_host, cfg->tls_cert_file);
+	}
 	cl->loop = l;
 	cl->env = env;
 	cl->cfg = cfg;
@@ -1531,6 +1633,8 @@ struct client *client_new(struct loop *l, struct mconn_env *env, const struct co
 	return cl;
 oom:
 	log_errorx("client: out of memory");
+	if (cl)
+		tls_ctx_free(cl->tls);
 	free(cl);
 	return NULL;
 }
@@ -1586,6 +1690,7 @@ void client_free(struct client *c)
 	for (size_t i = 0; i < c->n_unknown; i++)
 		free(c->unknown[i]);
 	free(c->svc);
+	tls_ctx_free(c->tls);
 	free(c);
 }
 

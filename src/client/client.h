@@ -4,14 +4,17 @@
  * One client keeps one control connection to the server:
  *
  *   resolve ServerHost -> nonblocking TCP connect (each address in turn)
+ *     -> UseTls: TLS handshake on the loop (server chain verified against
+ *        CaCertificateFile / CaCertificateFilesGlob, and the name dialled:
+ *        ServerHost as a DNS or IP SAN; our certificate chain sent)
  *     -> CONNECT /_controlPath/ (both identity headers, our feature list)
  *     -> "HTTP/1.1 200 Connected to Tunnel" (+ the features in force)
  *     -> yamux client session; stream 1: controlHandshake / controlOk
  *     -> ClientConnected: serve visitors until the session dies
  *     -> ClientDisconnected -> ClientConnecting after a backoff delay -> ...
  *
- * Every wait is bounded: the TCP connect (per address), the CONNECT answer
- * and controlOk each by ConnectTimeoutSeconds; local dials by
+ * Every wait is bounded: the TCP connect (per address), the TLS handshake,
+ * the CONNECT answer and controlOk each by ConnectTimeoutSeconds; local dials by
  * DialTimeoutSeconds; a dead server by the session's keepalive (pings every
  * KeepAliveSeconds, DeadPeerSeconds of silence kills the session) plus TCP
  * keepalive and TCP_USER_TIMEOUT on the control socket.
@@ -78,9 +81,10 @@ typedef void (*client_state_fn)(void *udata, enum client_conn_state prev, enum c
 /*
  * Creates a stopped client. `cfg` and `env` are borrowed and must outlive
  * the client. Resolves the names of the local services (blocking; failures
- * are logged and retried before each connect attempt). Returns NULL on
- * allocation failure or when cfg asks for something this build cannot do
- * (UseTls: no TLS transport yet); the reason is logged.
+ * are logged and retried before each connect attempt). With UseTls, builds
+ * the TLS context once (CA file or glob, our certificate and key). Returns
+ * NULL on allocation failure or when a TLS file cannot be used; the reason
+ * is logged.
  */
 struct client *client_new(struct loop *l, struct mconn_env *env, const struct config_client *cfg);
 

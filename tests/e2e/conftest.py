@@ -6,6 +6,7 @@ is killed at the end, and its log is printed when the test fails.
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -15,6 +16,21 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("THRESHOLD_BIN", os.path.join(ROOT, "build", "threshold"))
+# The ASan+UBSan build: slower, and its RSS says little about leaks.
+SANITIZED = os.sep + "asan" + os.sep in BIN
+
+
+def fd_count(pid):
+    """Open file descriptors of a process (Linux /proc)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def free_port(host="127.0.0.1"):
@@ -78,6 +94,9 @@ class Harness:
     def __init__(self, tmp):
         self.tmp = str(tmp)
         self.procs = []
+        # (ca, cert, key): management calls go over HTTPS with this
+        # client certificate (UseTls servers).
+        self.tls = None
 
     def spawn(self, name, args, env=None):
         p = Proc(name, args, self.tmp, env)
@@ -91,7 +110,7 @@ class Harness:
             json.dump(obj, f, indent=2)
         return path
 
-    def server(self, extra=None, single_port=False):
+    def server(self, extra=None, single_port=False, wait=True):
         cfg = {"DebugLog": False}
         if single_port:
             port = free_port()
@@ -104,7 +123,8 @@ class Harness:
         cfg.update(extra or {})
         path = self.write_json("server-config.json", cfg)
         p = self.spawn("server", [BIN, "server", "-c", path])
-        wait_for(lambda: self.http("GET", "/ping")[0] == 200, what="server /ping")
+        if wait:
+            wait_for(lambda: self.http("GET", "/ping")[0] == 200, what="server /ping")
         return p
 
     def client(self, client_id, services, extra=None, name="client", server_port=None):
@@ -117,11 +137,16 @@ class Harness:
         return self.spawn(name, [BIN, "client", "-c", path])
 
     def http(self, method, path, body=None, headers=None, port=None):
-        url = f"http://127.0.0.1:{port or self.mgmt_port}{path}"
+        ctx = None
+        if self.tls:
+            ca, cert, key = self.tls
+            ctx = ssl.create_default_context(cafile=ca)
+            ctx.load_cert_chain(cert, key)
+        url = f"{'https' if ctx else 'http'}://127.0.0.1:{port or self.mgmt_port}{path}"
         data = body.encode() if isinstance(body, str) else body
         req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
                 return r.status, r.read().decode("utf-8", "replace"), dict(r.headers)
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode("utf-8", "replace"), dict(e.headers)

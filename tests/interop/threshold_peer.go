@@ -29,6 +29,15 @@
 //	"CONNECT id=<id> header=<name> features=<value>", "CONNECTED <id>",
 //	"DISCONNECTED <id> <err>", "VISITOR <i> <addr> stream=<id>", ...
 //
+// -tls (both modes): TLS as the original does it, with crypto/tls.
+//
+//	Server: -tls-cert/-tls-key (chain file, leaf first), client
+//	certificates required and verified against -tls-ca (every certificate
+//	in the file); with -domain the CN must equal "<id>@<domain>"
+//	(40388c2), otherwise the header id is not checked (4b75a35).
+//	Client: verifies the server against -tls-ca and the host part of
+//	-server (or -tls-server-name), presents -tls-cert/-tls-key.
+//
 // -mode client: the Go threshold client.
 //
 //	Dials -server host:port, writes the original's CONNECT request (Go's
@@ -45,6 +54,8 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -89,6 +100,12 @@ var (
 	fServices listFlag
 	fOnce     = flag.Bool("once", false, "client: exit when the first session ends (or the first attempt fails)")
 	fVerbose  = flag.Bool("v", false, "log more")
+	fTLS      = flag.Bool("tls", false, "TLS on the control connection (see -tls-*)")
+	fTLSCert  = flag.String("tls-cert", "", "TLS: our certificate chain file (PEM, leaf first)")
+	fTLSKey   = flag.String("tls-key", "", "TLS: our private key file (PEM)")
+	fTLSCA    = flag.String("tls-ca", "", "TLS: CA file the peer's certificate must chain to")
+	fTLSName  = flag.String("tls-server-name", "", "client TLS: name to verify (default: host of -server)")
+	fDomain   = flag.String("domain", "", "server TLS: require CN <id>@<domain> (later original); empty: no CN check (4b75a35)")
 	fDelayOne = flag.Duration("delay-first-open", 0, "client: wait this long before opening the stream for the first control message (to test the server's abandoned pairing slots)")
 )
 
@@ -123,6 +140,28 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: threshold_peer -mode server|client ...")
 		os.Exit(2)
 	}
+}
+
+// ---- TLS ----
+
+func loadKeyPair() tls.Certificate {
+	c, err := tls.LoadX509KeyPair(*fTLSCert, *fTLSKey)
+	if err != nil {
+		logger.Fatalf("TLS key pair %s / %s: %v", *fTLSCert, *fTLSKey, err)
+	}
+	return c
+}
+
+func loadPool() *x509.CertPool {
+	pem, err := ioutil.ReadFile(*fTLSCA)
+	if err != nil {
+		logger.Fatalf("TLS CA file: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		logger.Fatalf("TLS CA file %s: no certificate", *fTLSCA)
+	}
+	return pool
 }
 
 // ---- server ----
@@ -188,6 +227,15 @@ func runServer() {
 	if err != nil {
 		logger.Fatalf("listen %s: %v", *fListen, err)
 	}
+	if *fTLS {
+		// As the original's ListenAndServeTLS: client certificates
+		// required and verified against the CA file.
+		cln = tls.NewListener(cln, &tls.Config{
+			Certificates: []tls.Certificate{loadKeyPair()},
+			ClientAuth:   tls.RequireAndVerifyClientCert,
+			ClientCAs:    loadPool(),
+		})
+	}
 	if *fPortFile != "" {
 		var b strings.Builder
 		fmt.Fprintf(&b, "pid %d\n", os.Getpid())
@@ -227,6 +275,16 @@ func (srv *server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	event("CONNECT id=%s header=%s features=%q useragent=%q host=%q", id, header,
 		r.Header.Get("X-Threshold-Features"), r.Header.Get("User-Agent"), r.Host)
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		cn := r.TLS.PeerCertificates[0].Subject.CommonName
+		event("TLS id=%s cn=%s version=%x", id, cn, r.TLS.Version)
+		if *fDomain != "" && cn != id+"@"+*fDomain {
+			// 40388c2's check and message.
+			http.Error(w, fmt.Sprintf("\"X-Threshold-ClientId: %s\" does not match TLS certificate CommonName %s", id, cn),
+				http.StatusBadGateway)
+			return
+		}
+	}
 	srv.mu.Lock()
 	old := srv.controls[id]
 	if old != nil {
@@ -523,9 +581,29 @@ func (c *bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 // clientSession runs one connection; connected says whether the handshake
 // succeeded.
 func clientSession(headerName string, services map[string]string, bo *backoff) (bool, error) {
-	conn, err := net.DialTimeout("tcp", *fServer, dialTimeout)
-	if err != nil {
-		return false, err
+	var conn net.Conn
+	var err error
+	if *fTLS {
+		host, _, _ := net.SplitHostPort(*fServer)
+		if *fTLSName != "" {
+			host = *fTLSName
+		}
+		cfg := &tls.Config{RootCAs: loadPool(), ServerName: host}
+		if *fTLSCert != "" {
+			cfg.Certificates = []tls.Certificate{loadKeyPair()}
+		}
+		tc, terr := tls.DialWithDialer(&net.Dialer{Timeout: dialTimeout}, "tcp", *fServer, cfg)
+		if terr != nil {
+			return false, terr
+		}
+		st := tc.ConnectionState()
+		event("TLS_CONNECTED %s version=%x", *fServer, st.Version)
+		conn = tc
+	} else {
+		conn, err = net.DialTimeout("tcp", *fServer, dialTimeout)
+		if err != nil {
+			return false, err
+		}
 	}
 	defer conn.Close()
 	remoteURL := fmt.Sprintf("http://%s%s", conn.RemoteAddr(), controlPath)

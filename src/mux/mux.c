@@ -408,6 +408,12 @@ struct mux *mux_new(const struct mux_config *cfg, const struct mux_ops *ops, voi
 		return NULL;
 	}
 	m->next_id = m->cfg.client ? 1 : 2;
+	if (m->cfg.first_stream_id > 2) {
+		uint32_t f = m->cfg.first_stream_id;
+		if ((f & 1u) != (m->cfg.client ? 1u : 0u))
+			f--; /* keep the role's parity */
+		m->next_id = f;
+	}
 	m->now = now_ms;
 	m->last_rx = now_ms;
 	m->next_ping_at = m->cfg.keepalive_ms ? now_ms + m->cfg.keepalive_ms : 0;

@@ -100,6 +100,8 @@ struct mux_config {
 	uint32_t keepalive_ms;	  /* ping interval; 0 = no keepalive pings */
 	uint32_t ping_timeout_ms; /* silence after a ping that kills the session */
 	uint32_t linger_ms;	  /* released stream waiting for the peer's FIN: RST after this */
+	uint32_t first_stream_id; /* first id we open (0 = 1 or 2 by role); a wrong
+				   * parity is corrected. For tests of id exhaustion. */
 };
 /* Fills *c with the defaults (server role). */
 void mux_config_default(struct mux_config *c);

@@ -1286,6 +1286,30 @@ static void test_max_streams(void **state)
 	h_free(h);
 }
 
+static void test_stream_ids_exhausted(void **state)
+{
+	(void)state;
+	/* The last ids a client may use are 0xfffffffb and 0xfffffffd;
+	 * opening past them fails with MUX_E_EXHAUSTED, as yamux's
+	 * "streams exhausted", and the session goes on. */
+	struct mux_config c = cfg_base(true);
+	c.first_stream_id = 0xfffffffbu;
+	struct harness *h = h_new(&c);
+	struct srec *a = h_open(h);
+	struct srec *b = h_open(h);
+	assert_int_equal(a->id, 0xfffffffbu);
+	assert_int_equal(b->id, 0xfffffffdu);
+	drain(h);
+	int err = 0;
+	assert_null(mux_stream_open(h->m, &err));
+	assert_int_equal(err, -MUX_E_EXHAUSTED);
+	assert_false(mux_is_closed(h->m));
+	/* The open streams still work. */
+	assert_int_equal(feed_frame(h, YAMUX_WINDOW_UPDATE, YAMUX_ACK, a->id, 0, NULL), 0);
+	assert_int_equal(mux_num_streams(h->m), 2);
+	h_free(h);
+}
+
 static void test_syn_inflight_limit(void **state)
 {
 	(void)state;
@@ -2469,6 +2493,7 @@ int main(void)
 		cmocka_unit_test(test_accept_backlog_full),
 		cmocka_unit_test(test_max_streams),
 		cmocka_unit_test(test_syn_inflight_limit),
+		cmocka_unit_test(test_stream_ids_exhausted),
 		cmocka_unit_test(test_ping_answered),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_keepalive_pong),

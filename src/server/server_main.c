@@ -7,11 +7,9 @@
 #include <stdlib.h>
 
 #include "base/log.h"
-#include "base/loop.h"
-#include "base/sock.h"
 #include "server/server.h"
 #include "tunnel/config.h"
-#include "tunnel/mconn.h"
+#include "tunnel/daemon.h"
 
 static void on_stop_signal(struct loop *l, int signo, void *udata)
 {
@@ -32,44 +30,31 @@ int server_main(const char *config_path)
 	if (cfg->debug_log)
 		log_set_level(LOG_LEVEL_DEBUG);
 	char *desc = config_server_describe(cfg);
-	log_info("threshold server is starting up using config:\n%s", desc ? desc : "(unavailable)");
+	struct daemon d;
+	int rc = daemon_init(&d, "threshold server", "threshold server is starting up using config:", desc);
 	free(desc);
-	signal(SIGPIPE, SIG_IGN);
-	char serr[SOCK_ERRLEN];
-	if (sock_raise_fd_limit(serr) < 0)
-		log_warnx("%s", serr);
-	int rc = 1;
-	struct mconn_env env;
-	struct server *srv = NULL;
-	struct loop *l = loop_new();
-	if (l == NULL || mconn_env_init(&env, l) != 0) {
-		fprintf(stderr, "threshold server: out of memory\n");
-		loop_free(l);
+	if (rc != 0) {
 		config_server_free(cfg);
 		return 1;
 	}
-	srv = server_new(l, &env, cfg);
+	rc = 1;
+	struct server *srv = server_new(d.loop, &d.env, cfg);
 	char e[512];
 	if (srv == NULL || server_start(srv, e, sizeof(e)) != 0) {
 		fprintf(stderr, "threshold server: %s\n", srv ? e : "out of memory");
 		goto out;
 	}
-	loop_signal(l, SIGINT, on_stop_signal, srv);
-	loop_signal(l, SIGTERM, on_stop_signal, srv);
-	rc = loop_run(l) == 0 ? 0 : 1;
-	/* Let the closes queued by server_stop run. */
-	for (int i = 0; i < 3; i++)
-		loop_run_once(l, 0);
+	if (loop_signal(d.loop, SIGINT, on_stop_signal, srv) != 0 ||
+	    loop_signal(d.loop, SIGTERM, on_stop_signal, srv) != 0) {
+		fprintf(stderr, "threshold server: cannot handle SIGINT/SIGTERM\n");
+		goto out;
+	}
+	rc = daemon_run(&d);
 out:
-	/* A second SIGTERM (a service manager signalling the whole group)
-	 * must not kill us half way through the teardown. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
 	if (srv)
 		server_stop(srv);
-	loop_free(l); /* reaps what is still deferred */
+	daemon_fini(&d);
 	server_free(srv);
-	mconn_env_free(&env);
 	config_server_free(cfg);
 	return rc;
 }

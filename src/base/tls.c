@@ -23,10 +23,6 @@ struct tls_ctx {
 	size_t ca_count;
 };
 
-/* Writes of more than this are split; each SSL_write makes records of up
- * to 16 KiB anyway. The gather buffer is per transport, allocated while a
- * multi-iovec write is in flight only. */
-#define TLS_GATHER (64u * 1024)
 
 struct tls_transport {
 	struct transport t;
@@ -309,6 +305,21 @@ static ssize_t tls_write_some(struct tls_transport *tt, const void *p, size_t n)
  * the caller passes the rest again). Callers (mconn) always retry with the
  * same data, so the accounting matches.
  */
+/* Small pieces (frame headers, small frames) are gathered into one record's
+ * worth of bytes; large ones go to SSL_write straight from the caller's
+ * memory. The gather buffer is scratch for one call only. */
+#define TLS_RECORD 16384
+#define TLS_DIRECT_MAX (256u * 1024)
+static _Thread_local unsigned char tls_gather[TLS_RECORD];
+
+/*
+ * writev over TLS: writes as much as the socket takes, chunk by chunk, so
+ * the caller rarely has to buffer a remainder. OpenSSL needs a retried
+ * SSL_write to carry the same bytes; so when a write stops (WANT_*), the
+ * bytes it was given are kept in `pend` and the next call first finishes
+ * them; they are the first bytes the caller passes again (it passes what
+ * was not reported written, in order), and are reported as written then.
+ */
 static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 {
 	struct tls_transport *tt = (struct tls_transport *)t;
@@ -317,57 +328,76 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 		total += iov[i].iov_len;
 	if (total == 0)
 		return 0;
+	size_t done = 0;
 	if (tt->pend != NULL) {
-		/* Finish the pending write; its bytes are the first pend_len
-		 * of what the caller passes again. */
 		ssize_t w = tls_write_some(tt, tt->pend, tt->pend_len);
 		if (w < 0)
 			return w;
-		/* Done: OpenSSL no longer holds the buffer. With partial
-		 * writes it may have taken fewer than pend_len bytes (the
-		 * record that was pending plus what fit): report what it
-		 * took; the caller passes the rest again. */
+		/* With partial writes OpenSSL may have taken fewer bytes than
+		 * pend_len: what it took is reported, the caller passes the
+		 * rest again. */
 		free(tt->pend);
 		tt->pend = NULL;
 		tt->pend_len = 0;
-		return w;
+		if ((size_t)w < total)
+			return w;
+		done = (size_t)w;
 	}
-	/* One buffer per SSL_write: the caller's own when it is one iovec,
-	 * else a gather of up to TLS_GATHER bytes. */
-	const void *p;
-	size_t n;
-	unsigned char *g = NULL;
-	if (cnt == 1) {
-		p = iov[0].iov_base;
-		n = total < 4 * TLS_GATHER ? total : 4 * TLS_GATHER;
-	} else {
-		n = total < TLS_GATHER ? total : TLS_GATHER;
-		g = malloc(n);
-		if (g == NULL)
-			return -ENOMEM;
-		size_t off = 0;
-		for (int i = 0; i < cnt && off < n; i++) {
-			size_t k = iov[i].iov_len < n - off ? iov[i].iov_len : n - off;
-			memcpy(g + off, iov[i].iov_base, k);
-			off += k;
+	int k = 0;
+	size_t off = 0; /* inside iov[k] */
+	size_t skip = done;
+	while (k < cnt && skip >= iov[k].iov_len) {
+		skip -= iov[k].iov_len;
+		k++;
+	}
+	off = skip;
+	while (done < total) {
+		/* A gathered write may end inside a later piece: carry over. */
+		while (k < cnt && off >= iov[k].iov_len) {
+			off -= iov[k].iov_len;
+			k++;
 		}
-		p = g;
-	}
-	ssize_t w = tls_write_some(tt, p, n);
-	if (w == -EAGAIN) {
-		/* OpenSSL wants the same bytes again: keep a copy. */
-		if (g == NULL) {
-			g = malloc(n);
-			if (g == NULL)
-				return -ENOMEM;
-			memcpy(g, p, n);
+		const unsigned char *p;
+		size_t n;
+		size_t here = iov[k].iov_len - off;
+		if (here >= TLS_RECORD) {
+			p = (const unsigned char *)iov[k].iov_base + off;
+			n = here < TLS_DIRECT_MAX ? here : TLS_DIRECT_MAX;
+		} else {
+			/* Gather up to one record from this and the next pieces. */
+			size_t g = 0;
+			int kk = k;
+			size_t oo = off;
+			while (kk < cnt && g < TLS_RECORD) {
+				size_t avail = iov[kk].iov_len - oo;
+				size_t take = avail < TLS_RECORD - g ? avail : TLS_RECORD - g;
+				memcpy(tls_gather + g, (const unsigned char *)iov[kk].iov_base + oo, take);
+				g += take;
+				oo += take;
+				if (oo >= iov[kk].iov_len) {
+					kk++;
+					oo = 0;
+				}
+			}
+			p = tls_gather;
+			n = g;
 		}
-		tt->pend = g;
-		tt->pend_len = n;
-		return -EAGAIN;
+		ssize_t w = tls_write_some(tt, p, n);
+		if (w == -EAGAIN) {
+			/* OpenSSL wants these bytes again: keep a copy. */
+			tt->pend = malloc(n);
+			if (tt->pend == NULL)
+				return done > 0 ? (ssize_t)done : -ENOMEM;
+			memcpy(tt->pend, p, n);
+			tt->pend_len = n;
+			return done > 0 ? (ssize_t)done : -EAGAIN;
+		}
+		if (w < 0)
+			return done > 0 ? (ssize_t)done : w;
+		done += (size_t)w;
+		off += (size_t)w;
 	}
-	free(g);
-	return w;
+	return (ssize_t)done;
 }
 
 static int tls_shutdown_wr(struct transport *t)

@@ -49,9 +49,11 @@ void daemon_fini(struct daemon *d)
 {
 	signal(SIGINT, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
-	loop_free(d->loop); /* reaps what is still deferred */
-	d->loop = NULL;
+	/* The env's flush hook goes first (it lives on the loop); the
+	 * loop's last reaping needs neither the hook nor the scratch. */
 	if (d->env_ok)
 		mconn_env_free(&d->env);
 	d->env_ok = false;
+	loop_free(d->loop); /* reaps what is still deferred */
+	d->loop = NULL;
 }

@@ -16,6 +16,9 @@
 /* Transport reads per readable event, for fairness between sessions. */
 #define MCONN_READS_PER_EVENT 8
 #define MCONN_SCRATCH (256u * 1024)
+/* Emits of at least this many bytes are written at once (zero copy);
+ * smaller ones wait for the before-sleep flush. */
+#define MCONN_DIRECT_MIN (8u * 1024)
 
 struct mconn {
 	struct mconn_env *env;
@@ -36,7 +39,11 @@ struct mconn {
 	int close_err;
 	uint8_t *pre;		/* session bytes read before the mconn existed */
 	size_t prelen;
+	struct mconn *dnext, *dprev; /* env's dirty list */
+	bool dirty;
 };
+
+static void flush_dirty(struct loop *l, void *udata);
 
 int mconn_env_init(struct mconn_env *env, struct loop *l)
 {
@@ -49,11 +56,19 @@ int mconn_env_init(struct mconn_env *env, struct loop *l)
 		return -ENOMEM;
 	}
 	env->rx_len = env->tx_len = MCONN_SCRATCH;
+	if (loop_before_sleep(l, flush_dirty, env) != 0) {
+		mconn_env_free(env);
+		return -ENOMEM;
+	}
+	env->hooked = true;
 	return 0;
 }
 
 void mconn_env_free(struct mconn_env *env)
 {
+	if (env->hooked && env->loop)
+		loop_before_sleep_remove(env->loop, flush_dirty, env);
+	env->hooked = false;
 	free(env->rx);
 	free(env->tx);
 	env->rx = env->tx = NULL;
@@ -94,6 +109,48 @@ static void arm_timer(struct mconn *c)
 }
 
 static void fail_later(struct mconn *c, int err);
+static void flush_out(struct mconn *c);
+
+/* ---- small-write batching ---- */
+
+static void dirty_del(struct mconn *c)
+{
+	if (!c->dirty)
+		return;
+	if (c->dprev)
+		c->dprev->dnext = c->dnext;
+	else
+		c->env->dirty = c->dnext;
+	if (c->dnext)
+		c->dnext->dprev = c->dprev;
+	c->dnext = c->dprev = NULL;
+	c->dirty = false;
+}
+
+static void dirty_add(struct mconn *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = true;
+	c->dprev = NULL;
+	c->dnext = c->env->dirty;
+	if (c->env->dirty)
+		c->env->dirty->dprev = c;
+	c->env->dirty = c;
+}
+
+/* Before the loop sleeps: write what small emits collected. */
+static void flush_dirty(struct loop *l, void *udata)
+{
+	struct mconn_env *env = udata;
+	(void)l;
+	while (env->dirty) {
+		struct mconn *c = env->dirty;
+		dirty_del(c);
+		if (!c->closing && !c->write_err)
+			flush_out(c);
+	}
+}
 
 /* ---- engine callbacks ---- */
 
@@ -102,15 +159,28 @@ static void on_emit(void *ctx, const struct iovec *iov, int iovcnt)
 	struct mconn *c = ctx;
 	if (c->closing || c->write_err)
 		return;
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
 	size_t skip = 0;
-	if (buf_empty(&c->out)) {
-		ssize_t w = transport_writev(c->t, iov, iovcnt);
+	if (total >= MCONN_DIRECT_MIN && !(c->mask & LOOP_WRITE)) {
+		/* Bulk: one writev of what is buffered, then these frames. */
+		struct iovec v[2 + 8 * (MUX_MAX_IOV + 2)];
+		int nb = buf_peekv(&c->out, v);
+		int n = nb;
+		for (int i = 0; i < iovcnt && n < (int)(sizeof(v) / sizeof(v[0])); i++)
+			v[n++] = iov[i];
+		size_t buffered = buf_len(&c->out);
+		ssize_t w = transport_writev(c->t, v, n);
 		if (w < 0 && w != -EAGAIN) {
 			c->write_err = (int)-w;
 			fail_later(c, MUX_E_EOF);
 			return;
 		}
-		skip = w > 0 ? (size_t)w : 0;
+		size_t wrote = w > 0 ? (size_t)w : 0;
+		size_t from_buf = wrote < buffered ? wrote : buffered;
+		buf_consume(&c->out, from_buf);
+		skip = wrote - from_buf;
 	}
 	for (int i = 0; i < iovcnt; i++) {
 		size_t len = iov[i].iov_len;
@@ -126,8 +196,12 @@ static void on_emit(void *ctx, const struct iovec *iov, int iovcnt)
 		}
 		skip = 0;
 	}
-	if (!buf_empty(&c->out))
-		update_interest(c);
+	if (!buf_empty(&c->out)) {
+		if (total >= MCONN_DIRECT_MIN)
+			update_interest(c); /* the socket is full: wait for it */
+		else if (!(c->mask & LOOP_WRITE))
+			dirty_add(c); /* small: written before the loop sleeps */
+	}
 }
 
 static struct mstream_handler *handler_of(struct mux_stream *s)
@@ -240,6 +314,7 @@ static void teardown(struct mconn *c, int err)
 		return;
 	c->closing = true;
 	c->close_err = err;
+	dirty_del(c);
 	loop_timer_stop(c->env->loop, &c->timer);
 	loop_watch_set(c->env->loop, c->t->fd, 0);
 	/* Waiters belong to relays that are being reset anyway. */

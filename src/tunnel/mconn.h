@@ -4,10 +4,14 @@
  * mconn owns the transport, the engine, one output buffer and the engine's
  * timer. It reads the transport into the environment's shared receive
  * scratch and feeds the engine, so received payload reaches stream handlers
- * by reference and an idle session holds no read buffer at all. Output goes
- * straight to the transport with writev (frame header and payload together)
- * while the output buffer is empty; only what the transport does not take is
- * copied into the buffer.
+ * by reference and an idle session holds no read buffer at all.
+ *
+ * Output: large writes (bulk payload) go straight to the transport with
+ * writev (frame header and payload together, after any buffered bytes);
+ * only what the transport does not take is copied. Small frames (control
+ * frames, window updates, new streams) are collected and written once per
+ * loop iteration, before the loop sleeps: a burst of visitors costs one
+ * write, not one per frame, and nothing waits past the current iteration.
  *
  * Backpressure: when the output buffer holds more than the high watermark,
  * mconn reports itself congested; producers (relays) stop reading their
@@ -46,8 +50,12 @@ struct mconn_env {
 	size_t rx_len;
 	uint8_t *tx;	/* relays' socket reads, handed to mux_stream_write */
 	size_t tx_len;
+	struct mconn *dirty; /* sessions with small writes to flush before sleeping */
+	bool hooked;	     /* the before-sleep flush is registered */
 };
+/* Registers a before-sleep hook on l (the batched flush of small writes). */
 int mconn_env_init(struct mconn_env *env, struct loop *l);
+/* Call before loop_free(): it removes that hook. */
 void mconn_env_free(struct mconn_env *env);
 
 /* A stream's handler: embed it first in the object that handles a stream

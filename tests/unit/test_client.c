@@ -399,8 +399,8 @@ static void fx_free(struct fixture *f)
 	for (int i = 0; i < 3; i++)
 		loop_run_once(f->l, 0);
 	client_free(f->c);
+	mconn_env_free(&f->env); /* before the loop: it removes its hook */
 	loop_free(f->l);
-	mconn_env_free(&f->env);
 	log_set_sink(NULL, NULL);
 	if (f->sfd >= 0)
 		close(f->sfd);

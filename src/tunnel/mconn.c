@@ -1,6 +1,7 @@
 #include "tunnel/mconn.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,10 +46,31 @@ struct mconn {
 
 static void flush_dirty(struct loop *l, void *udata);
 
+/* Free heap above this is given back to the system after connections end. */
+#define MCONN_TRIM_FREE (512u * 1024)
+#define MCONN_TRIM_DELAY_MS 200
+
+static void on_trim(struct loop *l, struct loop_timer *t, void *udata)
+{
+	(void)l;
+	(void)t;
+	(void)udata;
+	struct mallinfo2 mi = mallinfo2();
+	if (mi.fordblks > MCONN_TRIM_FREE)
+		malloc_trim(0);
+}
+
+void mconn_env_freed(struct mconn_env *env)
+{
+	if (env->loop && env->hooked && !loop_timer_active(&env->trim))
+		loop_timer_start(env->loop, &env->trim, MCONN_TRIM_DELAY_MS);
+}
+
 int mconn_env_init(struct mconn_env *env, struct loop *l)
 {
 	memset(env, 0, sizeof(*env));
 	env->loop = l;
+	loop_timer_init(&env->trim, on_trim, env);
 	env->rx = malloc(MCONN_SCRATCH);
 	env->tx = malloc(MCONN_SCRATCH);
 	if (env->rx == NULL || env->tx == NULL) {
@@ -69,6 +91,8 @@ void mconn_env_free(struct mconn_env *env)
 	if (env->hooked && env->loop)
 		loop_before_sleep_remove(env->loop, flush_dirty, env);
 	env->hooked = false;
+	if (env->loop)
+		loop_timer_stop(env->loop, &env->trim);
 	free(env->rx);
 	free(env->tx);
 	env->rx = env->tx = NULL;
@@ -296,6 +320,7 @@ static const struct mux_ops engine_ops = {
 static void reap(void *arg)
 {
 	struct mconn *c = arg;
+	mconn_env_freed(c->env);
 	loop_timer_stop(c->env->loop, &c->timer);
 	loop_unwatch(c->env->loop, c->t->fd);
 	transport_free(c->t);

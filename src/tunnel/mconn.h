@@ -52,11 +52,18 @@ struct mconn_env {
 	size_t tx_len;
 	struct mconn *dirty; /* sessions with small writes to flush before sleeping */
 	bool hooked;	     /* the before-sleep flush is registered */
+	struct loop_timer trim; /* gives freed heap back to the system */
 };
 /* Registers a before-sleep hook on l (the batched flush of small writes). */
 int mconn_env_init(struct mconn_env *env, struct loop *l);
 /* Call before loop_free(): it removes that hook. */
 void mconn_env_free(struct mconn_env *env);
+/*
+ * Something sizeable was freed (a connection ended): soon, if the heap
+ * holds much free memory, give it back to the system (malloc_trim), so
+ * RSS returns to its idle level after a load. Cheap to call often.
+ */
+void mconn_env_freed(struct mconn_env *env);
 
 /* A stream's handler: embed it first in the object that handles a stream
  * and bind it with mconn_stream_bind(). */

@@ -307,6 +307,7 @@ static void relay_end(struct relay *r, const char *reason, bool abortive)
 		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000), r->reason);
 	if (r->done)
 		r->done(r->udata, r);
+	mconn_env_freed(mconn_env(r->c));
 	loop_defer(r->loop, &r->reap, reap, r);
 }
 

@@ -142,7 +142,15 @@ static SSL_CTX *base_ctx(bool server, char *err)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
 				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+				      SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* AES-128-GCM first: as safe for this use, and a third cheaper per
+	 * byte than AES-256 on the bulk path (the kernel can take either for
+	 * kTLS). */
+	SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+	/* Read whole socket buffers, not record header then body: half the
+	 * read syscalls. Buffered records are reported by tls_pending(). */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	return ctx;
 }
 
@@ -416,7 +424,12 @@ static uint32_t tls_want(const struct transport *t)
 static size_t tls_pending(const struct transport *t)
 {
 	const struct tls_transport *tt = (const struct tls_transport *)t;
-	return (size_t)SSL_pending(tt->ssl);
+	/* Decrypted bytes, or (read-ahead) records read but not processed:
+	 * either way the fd will not signal them again. */
+	int n = SSL_pending(tt->ssl);
+	if (n > 0)
+		return (size_t)n;
+	return SSL_has_pending(tt->ssl) ? 1 : 0;
 }
 
 static void tls_free(struct transport *t)

@@ -561,6 +561,10 @@ struct mconn *mconn_new(struct mconn_env *env, struct transport *t, const struct
 		c->prelen = prelen;
 		loop_timer_start(env->loop, &c->timer, 0);
 	}
+	/* TLS may already hold session bytes (read ahead with the HTTP head)
+	 * that the fd will not signal: the timer reads them. */
+	if (transport_pending(t) > 0)
+		loop_timer_start(env->loop, &c->timer, 0);
 	arm_timer(c);
 	return c;
 fail:

@@ -25,7 +25,12 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 TOOL_SRC  := $(sort $(wildcard tests/interop/*.c bench/*.c))
 
-.PHONY: all deps deps-check check test fuzz bench demo clean
+.PHONY: all deps deps-check check test fuzz bench demo clean FORCE
+
+# main.o carries the git revision: rebuild it when the revision changes.
+build/gitrev.stamp: FORCE
+	@mkdir -p build
+	@echo '$(GITREV)' | cmp -s - $@ || echo '$(GITREV)' > $@
 all: build/threshold
 
 deps:
@@ -42,7 +47,7 @@ build/$(1)/obj/%.o: src/%.c | deps
 build/$(1)/libthreshold.a: $$($(1)_OBJ)
 	@rm -f $$@
 	ar rcs $$@ $$^
-build/$(1)/obj/main.o: src/main.c | deps
+build/$(1)/obj/main.o: src/main.c build/gitrev.stamp | deps
 	@mkdir -p $$(@D)
 	$$(CC) $(2) -c $$< -o $$@
 build/$(1)/threshold: build/$(1)/obj/main.o build/$(1)/libthreshold.a

@@ -165,22 +165,29 @@ static void table_put_slot(struct mux_stream **slots, uint32_t cap, struct mux_s
 	slots[i] = s;
 }
 
+static int table_resize(struct mux *m, uint32_t ncap);
+
 static int table_insert(struct mux *m, struct mux_stream *s)
 {
-	if ((m->count + 1) * 2 > m->cap) {
-		uint32_t ncap = m->cap * 2;
-		struct mux_stream **ns = calloc(ncap, sizeof(*ns));
-		if (ns == NULL)
-			return -MUX_E_NOMEM;
-		for (uint32_t i = 0; i < m->cap; i++)
-			if (m->slots[i] != NULL)
-				table_put_slot(ns, ncap, m->slots[i]);
-		free(m->slots);
-		m->slots = ns;
-		m->cap = ncap;
-	}
+	if ((m->count + 1) * 2 > m->cap && table_resize(m, m->cap * 2) != 0)
+		return -MUX_E_NOMEM;
 	table_put_slot(m->slots, m->cap, s);
 	m->count++;
+	return 0;
+}
+
+/* Rehashes into ncap slots; keeps the old table if memory is short. */
+static int table_resize(struct mux *m, uint32_t ncap)
+{
+	struct mux_stream **ns = calloc(ncap, sizeof(*ns));
+	if (ns == NULL)
+		return -MUX_E_NOMEM;
+	for (uint32_t i = 0; i < m->cap; i++)
+		if (m->slots[i] != NULL)
+			table_put_slot(ns, ncap, m->slots[i]);
+	free(m->slots);
+	m->slots = ns;
+	m->cap = ncap;
 	return 0;
 }
 
@@ -205,6 +212,11 @@ static void table_remove(struct mux *m, const struct mux_stream *s)
 			i = j;
 		}
 	}
+	/* Give memory back after a burst: a table 8 times too big halves
+	 * (growth happens at half full, so this cannot oscillate). Callers
+	 * walking the table re-read slots and cap at every step. */
+	if (m->cap > 64 && (uint64_t)m->count * 8 < m->cap)
+		table_resize(m, m->cap / 2);
 }
 
 /* ---- output ---- */

@@ -54,6 +54,8 @@ struct loop {
 
 	struct fd_slot *slots;
 	size_t nslots;
+	size_t nactive;      /* slots with active watchers */
+	size_t scanned_at;   /* nactive when the shrink scan last found nothing to do */
 
 	struct loop_timer **heap;
 	size_t heap_len, heap_cap;
@@ -244,6 +246,7 @@ int loop_watch(struct loop *l, int fd, uint32_t mask, loop_io_fn cb,
 	if (rc < 0)
 		return rc;
 	s->active = true;
+	l->nactive++;
 	return 0;
 }
 
@@ -295,6 +298,38 @@ void loop_unwatch(struct loop *l, int fd)
 	s->cb = NULL;
 	s->udata = NULL;
 	s->gen++;
+	l->nactive--;
+}
+
+/*
+ * After a burst of connections the slot table (one slot per fd number, up
+ * to the highest fd seen) would keep its size forever. Before sleeping,
+ * when few slots are active, the table is cut down to what the highest
+ * active fd needs. Only between batches: dropping a slot loses its
+ * generation, which is safe when no fetched event can refer to it.
+ */
+static void slots_maybe_shrink(struct loop *l)
+{
+	if (l->nslots <= 1024 || l->nactive * 8 >= l->nslots)
+		return;
+	if (l->scanned_at != 0 && l->nactive * 2 > l->scanned_at)
+		return; /* nothing to gain since the last scan */
+	size_t top = l->nslots;
+	while (top > 0 && !l->slots[top - 1].active)
+		top--;
+	size_t n = 1024;
+	while (n < 2 * top)
+		n *= 2;
+	if (n * 2 > l->nslots) {
+		l->scanned_at = l->nactive ? l->nactive : 1;
+		return;
+	}
+	struct fd_slot *ns = realloc(l->slots, n * sizeof(*ns));
+	if (ns == NULL)
+		return;
+	l->slots = ns;
+	l->nslots = n;
+	l->scanned_at = 0;
 }
 
 static void dispatch(struct loop *l, const struct epoll_event *e)
@@ -614,6 +649,7 @@ int loop_run_once(struct loop *l, int max_wait_ms)
 	reap(l);
 	run_hooks(l);
 	reap(l);
+	slots_maybe_shrink(l);
 
 	loop_update_time(l);
 	if (l->stop) {

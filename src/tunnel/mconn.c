@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -50,14 +51,24 @@ static void flush_dirty(struct loop *l, void *udata);
 #define MCONN_TRIM_FREE (512u * 1024)
 #define MCONN_TRIM_DELAY_MS 200
 
+static uint8_t *scratch_map(void)
+{
+	void *p = mmap(NULL, MCONN_SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static void on_trim(struct loop *l, struct loop_timer *t, void *udata)
 {
+	struct mconn_env *env = udata;
 	(void)l;
 	(void)t;
-	(void)udata;
 	struct mallinfo2 mi = mallinfo2();
 	if (mi.fordblks > MCONN_TRIM_FREE)
 		malloc_trim(0);
+	/* The scratch buffers hold nothing between callbacks: their pages go
+	 * back too (the next use faults in zeroed pages). */
+	madvise(env->rx, MCONN_SCRATCH, MADV_DONTNEED);
+	madvise(env->tx, MCONN_SCRATCH, MADV_DONTNEED);
 }
 
 void mconn_env_freed(struct mconn_env *env)
@@ -71,8 +82,9 @@ int mconn_env_init(struct mconn_env *env, struct loop *l)
 	memset(env, 0, sizeof(*env));
 	env->loop = l;
 	loop_timer_init(&env->trim, on_trim, env);
-	env->rx = malloc(MCONN_SCRATCH);
-	env->tx = malloc(MCONN_SCRATCH);
+	/* Page-aligned mappings, so the trim can hand their pages back. */
+	env->rx = scratch_map();
+	env->tx = scratch_map();
 	if (env->rx == NULL || env->tx == NULL) {
 		mconn_env_free(env);
 		return -ENOMEM;
@@ -93,8 +105,10 @@ void mconn_env_free(struct mconn_env *env)
 	env->hooked = false;
 	if (env->loop)
 		loop_timer_stop(env->loop, &env->trim);
-	free(env->rx);
-	free(env->tx);
+	if (env->rx)
+		munmap(env->rx, MCONN_SCRATCH);
+	if (env->tx)
+		munmap(env->tx, MCONN_SCRATCH);
 	env->rx = env->tx = NULL;
 }
 

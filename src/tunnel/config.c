@@ -1177,6 +1177,27 @@ static int fail_key(const struct pctx *p, const struct val *v, enum at at, const
 	return fail(p, path, 1, at, true, "%s", msg);
 }
 
+/* UseTls true needs a key, a certificate and a CA file or glob (both
+ * roles, each with its own key names). 0, or -1 with the error set. */
+static int check_tls_keys(const struct pctx *p, const struct val *v, const struct keydef *keys, int usetls,
+			  int key, int cert, int cafile, int caglob)
+{
+	if (!v[usetls].b)
+		return 0;
+	const int need[] = { key, cert };
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (!v[need[i]].present) {
+			fail_key(p, &v[usetls], AT_VALUE, "true requires %s", keys[need[i]].name);
+			return -1;
+		}
+	}
+	if (!v[cafile].present && !v[caglob].present) {
+		fail_key(p, &v[usetls], AT_VALUE, "true requires %s", "CaCertificateFile or CaCertificateFilesGlob");
+		return -1;
+	}
+	return 0;
+}
+
 static char *take(struct val *v)
 {
 	char *s = v->s;
@@ -1224,21 +1245,8 @@ struct config_server *config_server_parse(const char *name, const char *text, si
 			 "needs a ManagementPort apart from the control port");
 		goto out;
 	}
-	if (v[S_USETLS].b) {
-		static const int need[] = { S_KEY, S_CERT };
-		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-			if (!v[need[i]].present) {
-				fail_key(&p, &v[S_USETLS], AT_VALUE, "true requires %s",
-					 server_keys[need[i]].name);
-				goto out;
-			}
-		}
-		if (!v[S_CAFILE].present && !v[S_CAGLOB].present) {
-			fail_key(&p, &v[S_USETLS], AT_VALUE, "true requires %s",
-				 "CaCertificateFile or CaCertificateFilesGlob");
-			goto out;
-		}
-	}
+	if (check_tls_keys(&p, v, server_keys, S_USETLS, S_KEY, S_CERT, S_CAFILE, S_CAGLOB) != 0)
+		goto out;
 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -1320,21 +1328,8 @@ struct config_client *config_client_parse(const char *name, const char *text, si
 			goto out;
 		}
 	}
-	if (v[C_USETLS].b) {
-		static const int need[] = { C_KEY, C_CERT };
-		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-			if (!v[need[i]].present) {
-				fail_key(&p, &v[C_USETLS], AT_VALUE, "true requires %s",
-					 client_keys[need[i]].name);
-				goto out;
-			}
-		}
-		if (!v[C_CAFILE].present && !v[C_CAGLOB].present) {
-			fail_key(&p, &v[C_USETLS], AT_VALUE, "true requires %s",
-				 "CaCertificateFile or CaCertificateFilesGlob");
-			goto out;
-		}
-	}
+	if (check_tls_keys(&p, v, client_keys, C_USETLS, C_KEY, C_CERT, C_CAFILE, C_CAGLOB) != 0)
+		goto out;
 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {

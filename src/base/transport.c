@@ -69,6 +69,23 @@ static const struct transport_ops tcp_ops = {
 	.free = tcp_free,
 };
 
+ssize_t transport_write_buf(struct transport *t, struct buf *b)
+{
+	size_t total = 0;
+	while (!buf_empty(b)) {
+		struct iovec iov[2];
+		int n = buf_peekv(b, iov);
+		ssize_t w = transport_writev(t, iov, n);
+		if (w == -EAGAIN)
+			break;
+		if (w < 0)
+			return w;
+		buf_consume(b, (size_t)w);
+		total += (size_t)w;
+	}
+	return (ssize_t)total;
+}
+
 struct transport *transport_tcp_new(int fd)
 {
 	struct tcp_transport *tt = calloc(1, sizeof(*tt));

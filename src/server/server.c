@@ -889,17 +889,9 @@ static void hconn_close(struct hconn *hc, bool keep_fd)
 
 static void hconn_flush(struct hconn *hc)
 {
-	while (!buf_empty(&hc->out)) {
-		struct iovec iov[2];
-		int n = buf_peekv(&hc->out, iov);
-		ssize_t w = transport_writev(hc->t, iov, n);
-		if (w == -EAGAIN)
-			break;
-		if (w < 0) {
-			hconn_close(hc, false);
-			return;
-		}
-		buf_consume(&hc->out, (size_t)w);
+	if (transport_write_buf(hc->t, &hc->out) < 0) {
+		hconn_close(hc, false);
+		return;
 	}
 	if (buf_empty(&hc->out)) {
 		/* Answer sent; no keep-alive. Half-close and drain what the

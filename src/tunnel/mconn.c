@@ -386,13 +386,7 @@ void mconn_close(struct mconn *c, int goaway_code, int err)
 	if (goaway_code >= 0 && !mux_is_closed(c->mux) && !c->write_err) {
 		mux_go_away(c->mux, (uint32_t)(goaway_code ? goaway_code : MUX_GOAWAY_NORMAL));
 		/* One attempt to get the GoAway (and what is queued) out. */
-		struct iovec iov[2];
-		int n = buf_peekv(&c->out, iov);
-		if (n > 0) {
-			ssize_t w = transport_writev(c->t, iov, n);
-			if (w > 0)
-				buf_consume(&c->out, (size_t)w);
-		}
+		transport_write_buf(c->t, &c->out);
 	}
 	if (mux_is_closed(c->mux))
 		teardown(c, err ? err : mux_error(c->mux));
@@ -433,18 +427,11 @@ static void wake_waiters(struct mconn *c)
 
 static void flush_out(struct mconn *c)
 {
-	while (!buf_empty(&c->out)) {
-		struct iovec iov[2];
-		int n = buf_peekv(&c->out, iov);
-		ssize_t w = transport_writev(c->t, iov, n);
-		if (w == -EAGAIN)
-			break;
-		if (w < 0) {
-			c->write_err = (int)-w;
-			mconn_close(c, -1, MUX_E_EOF);
-			return;
-		}
-		buf_consume(&c->out, (size_t)w);
+	ssize_t w = transport_write_buf(c->t, &c->out);
+	if (w < 0) {
+		c->write_err = (int)-w;
+		mconn_close(c, -1, MUX_E_EOF);
+		return;
 	}
 	if (buf_len(&c->out) < MCONN_LOW_WATER && c->waiters != NULL && !c->write_err) {
 		wake_waiters(c);

@@ -26,6 +26,7 @@ FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 TOOL_SRC  := $(sort $(wildcard tests/interop/*.c bench/*.c))
 
 .PHONY: all deps deps-check check test fuzz bench demo clean FORCE
+.DEFAULT_GOAL := all
 
 # main.o carries the git revision: rebuild it when the revision changes.
 build/gitrev.stamp: FORCE

@@ -18,6 +18,11 @@
 
 #include "base/loop.h"
 
+/* Record layer sizes: see base_ctx() and tls_writev(). */
+#define TLS_READ_BUFFER (128u * 1024)
+#define TLS_RECORD 16384
+#define TLS_BATCH (256u * 1024)
+
 struct tls_ctx {
 	SSL_CTX *ctx;
 	size_t ca_count;
@@ -29,9 +34,18 @@ struct tls_transport {
 	SSL *ssl;
 	uint32_t want;
 	/* A write SSL_write could not finish (WANT_*) must be retried with
-	 * the same bytes: keep them in `pend` until it completes. */
+	 * the same bytes: keep them in `pend` until it completes (only when
+	 * kTLS writes to the socket itself; see out_bio_write). */
 	unsigned char *pend;
 	size_t pend_len;
+	/* Records OpenSSL produced and the socket has not taken yet
+	 * (out[out_off, out_len)); allocated while bytes wait, freed empty. */
+	unsigned char *out;
+	size_t out_off, out_len, out_cap;
+	/* kTLS took the send path: records go to the socket BIO as is. */
+	bool direct;
+	/* An error met after a read had returned bytes, for the next read. */
+	int read_err;
 	/* Why the last read or write failed (SSL_ERROR_SSL), for the log. */
 	char last_err[160];
 };
@@ -151,6 +165,10 @@ static SSL_CTX *base_ctx(bool server, char *err)
 	/* Read whole socket buffers, not record header then body: half the
 	 * read syscalls. Buffered records are reported by tls_pending(). */
 	SSL_CTX_set_read_ahead(ctx, 1);
+	/* ... and many records per read: a 16 KiB buffer (the default) means
+	 * one read syscall per record; 64 KiB takes four. The buffer exists
+	 * only while records are in it (SSL_MODE_RELEASE_BUFFERS). */
+	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
 	return ctx;
 }
 
@@ -278,18 +296,216 @@ static int map_error(struct tls_transport *tt, int rc)
 	}
 }
 
+/* ---- the output BIO ----
+ *
+ * OpenSSL hands each record to its write BIO as soon as it is sealed;
+ * through a socket BIO that is one write() per 16 KiB record, and on
+ * loopback the kernel's per-write cost is most of a tunnel's CPU. This
+ * filter BIO sits between the SSL and the socket BIO and collects the
+ * records of one tls_writev() (up to TLS_BATCH bytes) in `out`, written
+ * with one send(); what the socket does not take stays there and goes
+ * first next time (tls_want() then asks for LOOP_WRITE, and the owner's
+ * transport_flush() sends it). The buffer is allocated while bytes wait
+ * and freed when it empties. Handshake flights and alerts reach the socket
+ * when OpenSSL calls BIO_flush(), with a retryable failure when the
+ * socket is full (SSL_ERROR_WANT_WRITE).
+ *
+ * When kTLS takes the send path the socket BIO must see OpenSSL's writes
+ * (plaintext plus record-type controls): the filter then steps aside for
+ * good. OpenSSL flushes the BIO before it turns kTLS on, so nothing is
+ * buffered at that point. Controls (kTLS, fd, ...) pass to the socket BIO.
+ */
+
+static BIO_METHOD *out_method;
+
+static size_t out_held(const struct tls_transport *tt)
+{
+	return tt->out_len - tt->out_off;
+}
+
+/* Sends what `out` holds: 0 when all of it is out, -EAGAIN when the socket
+ * is full, or -errno. An emptied buffer is freed unless `keep` (more full
+ * batches are coming: reuse it rather than ask malloc again). */
+static int out_flush(struct tls_transport *tt, bool keep)
+{
+	while (tt->out_off < tt->out_len) {
+		ssize_t w = send(tt->t.fd, tt->out + tt->out_off, tt->out_len - tt->out_off, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return -EAGAIN;
+			return -errno;
+		}
+		tt->out_off += (size_t)w;
+	}
+	tt->out_off = tt->out_len = 0;
+	if (!keep) {
+		free(tt->out);
+		tt->out = NULL;
+		tt->out_cap = 0;
+	}
+	return 0;
+}
+
+/* Room for len more bytes in `out`: one record's size for handshake
+ * flights and small writes, a whole batch (plus the record that ends it)
+ * once more is needed, so a batch is never copied to grow. */
+#define TLS_OUT_SMALL (TLS_RECORD + 1024)
+#define TLS_OUT_BATCH (TLS_BATCH + TLS_OUT_SMALL)
+static int out_reserve(struct tls_transport *tt, size_t len)
+{
+	size_t held = out_held(tt);
+	if (held == 0)
+		tt->out_off = tt->out_len = 0;
+	if (tt->out_len + len <= tt->out_cap)
+		return 0;
+	if (tt->out_off > 0) {
+		memmove(tt->out, tt->out + tt->out_off, held);
+		tt->out_len = held;
+		tt->out_off = 0;
+		if (held + len <= tt->out_cap)
+			return 0;
+	}
+	size_t cap = held + len <= TLS_OUT_SMALL ? TLS_OUT_SMALL : TLS_OUT_BATCH;
+	while (cap < held + len)
+		cap *= 2;
+	unsigned char *p;
+	if (held == 0) {
+		free(tt->out); /* nothing to keep: no copy */
+		p = malloc(cap);
+	} else {
+		p = realloc(tt->out, cap);
+	}
+	if (p == NULL) {
+		if (held == 0) {
+			tt->out = NULL;
+			tt->out_cap = 0;
+		}
+		return -1;
+	}
+	tt->out = p;
+	tt->out_cap = cap;
+	return 0;
+}
+
+static int out_bio_write(BIO *b, const char *data, size_t len, size_t *written)
+{
+	struct tls_transport *tt = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	if (!tt->direct && out_held(tt) == 0 && BIO_get_ktls_send(BIO_next(b)))
+		tt->direct = true;
+	if (tt->direct) {
+		int r = BIO_write_ex(BIO_next(b), data, len, written);
+		BIO_copy_next_retry(b);
+		return r;
+	}
+	if (out_reserve(tt, len) != 0)
+		return 0;
+	memcpy(tt->out + tt->out_len, data, len);
+	tt->out_len += len;
+	*written = len;
+	return 1;
+}
+
+static long out_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	struct tls_transport *tt = BIO_get_data(b);
+	BIO *next = BIO_next(b);
+	switch (cmd) {
+	case BIO_CTRL_FLUSH: {
+		BIO_clear_retry_flags(b);
+		int r = out_flush(tt, false);
+		if (r == -EAGAIN) {
+			BIO_set_retry_write(b);
+			return -1;
+		}
+		if (r < 0) {
+			errno = -r;
+			return -1;
+		}
+		break;
+	}
+	case BIO_CTRL_WPENDING:
+		return (long)out_held(tt) + (next ? BIO_ctrl(next, cmd, num, ptr) : 0);
+	default:
+		break;
+	}
+	return next ? BIO_ctrl(next, cmd, num, ptr) : 0;
+}
+
+static int out_bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static int out_bio_destroy(BIO *b)
+{
+	BIO_set_data(b, NULL); /* the transport owns the buffer */
+	return 1;
+}
+
+static BIO_METHOD *out_bio_method(void)
+{
+	if (out_method == NULL) {
+		BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "threshold record batch");
+		if (m == NULL || BIO_meth_set_write_ex(m, out_bio_write) != 1 ||
+		    BIO_meth_set_ctrl(m, out_bio_ctrl) != 1 || BIO_meth_set_create(m, out_bio_create) != 1 ||
+		    BIO_meth_set_destroy(m, out_bio_destroy) != 1) {
+			BIO_meth_free(m);
+			return NULL;
+		}
+		out_method = m;
+	}
+	return out_method;
+}
+
+/* ---- transport ops ---- */
+
+/*
+ * Reads as many records as fit in n (one SSL_read returns one record's
+ * plaintext, at most 16 KiB): the caller gets one large piece per event,
+ * as from a TCP read. An error after some bytes is kept for the next call.
+ */
 static ssize_t tls_read(struct transport *t, void *buf, size_t n)
 {
 	struct tls_transport *tt = (struct tls_transport *)t;
-	size_t got = 0;
-	errno = 0;
-	int rc = SSL_read_ex(tt->ssl, buf, n, &got);
-	if (rc == 1) {
-		tt->want = 0;
-		return (ssize_t)got;
+	if (tt->read_err != 0) {
+		int e = tt->read_err;
+		tt->read_err = 0;
+		return e;
 	}
-	int m = map_error(tt, rc);
-	return m;
+	size_t total = 0;
+	while (total < n) {
+		size_t got = 0;
+		errno = 0;
+		int rc = SSL_read_ex(tt->ssl, (unsigned char *)buf + total, n - total, &got);
+		if (rc == 1) {
+			total += got;
+			/* A short record with nothing behind it in the read-ahead
+			 * buffer: the socket is most likely drained, and asking
+			 * would cost an EAGAIN read per message. Full records
+			 * (bulk) go on. */
+			if (got < TLS_RECORD && !SSL_has_pending(tt->ssl))
+				break;
+			continue;
+		}
+		int m = map_error(tt, rc);
+		if (total == 0) {
+			if (out_held(tt) > 0)
+				out_flush(tt, false); /* an alert; tls_want() asks for the rest */
+			return m;
+		}
+		/* End of file (0) shows again by itself; errors are kept. */
+		if (m != -EAGAIN && m != 0)
+			tt->read_err = m;
+		break;
+	}
+	tt->want = 0;
+	if (out_held(tt) > 0)
+		out_flush(tt, false); /* e.g. a KeyUpdate answer; the rest waits for LOOP_WRITE */
+	return (ssize_t)total;
 }
 
 static ssize_t tls_write_some(struct tls_transport *tt, const void *p, size_t n)
@@ -305,32 +521,35 @@ static ssize_t tls_write_some(struct tls_transport *tt, const void *p, size_t n)
 	return m == 0 ? -EPIPE : m;
 }
 
-/*
- * writev over TLS. OpenSSL needs a retried SSL_write to carry the same
- * bytes; so when a write stops half way (WANT_*), the bytes we attempted
- * are kept in `pend` and the next call first finishes that write, reporting
- * the bytes OpenSSL took (with partial writes possibly fewer than pend_len:
- * the caller passes the rest again). Callers (mconn) always retry with the
- * same data, so the accounting matches.
- */
 /* Small pieces (frame headers, small frames) are gathered into one record's
  * worth of bytes; large ones go to SSL_write straight from the caller's
  * memory. The gather buffer is scratch for one call only. */
-#define TLS_RECORD 16384
 #define TLS_DIRECT_MAX (256u * 1024)
 static _Thread_local unsigned char tls_gather[TLS_RECORD];
 
 /*
- * writev over TLS: writes as much as the socket takes, chunk by chunk, so
- * the caller rarely has to buffer a remainder. OpenSSL needs a retried
- * SSL_write to carry the same bytes; so when a write stops (WANT_*), the
- * bytes it was given are kept in `pend` and the next call first finishes
- * them; they are the first bytes the caller passes again (it passes what
- * was not reported written, in order), and are reported as written then.
+ * writev over TLS: seals the caller's bytes into records (collected by the
+ * output BIO and sent TLS_BATCH at a time) until all are taken or the
+ * socket is full; sealed bytes count as written, and what the socket did
+ * not take goes out before anything else (-EAGAIN until it has).
+ *
+ * With kTLS the socket BIO is written directly, and OpenSSL needs a
+ * retried SSL_write to carry the same bytes; so when a write stops
+ * (WANT_*), the bytes it was given are kept in `pend` and the next call
+ * first finishes them; they are the first bytes the caller passes again
+ * (it passes what was not reported written, in order), and are reported
+ * as written then.
  */
 static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 {
 	struct tls_transport *tt = (struct tls_transport *)t;
+	int f = out_flush(tt, true);
+	if (f == -EAGAIN) {
+		tt->want = LOOP_WRITE;
+		return -EAGAIN;
+	}
+	if (f < 0)
+		return f;
 	size_t total = 0;
 	for (int i = 0; i < cnt; i++)
 		total += iov[i].iov_len;
@@ -392,7 +611,7 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 		}
 		ssize_t w = tls_write_some(tt, p, n);
 		if (w == -EAGAIN) {
-			/* OpenSSL wants these bytes again: keep a copy. */
+			/* kTLS: OpenSSL wants these bytes again: keep a copy. */
 			tt->pend = malloc(n);
 			if (tt->pend == NULL)
 				return done > 0 ? (ssize_t)done : -ENOMEM;
@@ -404,8 +623,30 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 			return done > 0 ? (ssize_t)done : w;
 		done += (size_t)w;
 		off += (size_t)w;
+		if (out_held(tt) >= TLS_BATCH) {
+			f = out_flush(tt, true);
+			if (f == -EAGAIN)
+				break; /* sealed bytes wait in `out` */
+			if (f < 0)
+				return (ssize_t)done; /* the error comes back on the next call */
+		}
 	}
+	/* The buffer stays while writes come in full batches (bulk); the
+	 * first smaller one gives it back. */
+	out_flush(tt, total >= TLS_BATCH);
+	tt->want = out_held(tt) > 0 ? LOOP_WRITE : 0;
 	return (ssize_t)done;
+}
+
+static ssize_t tls_flush(struct transport *t)
+{
+	struct tls_transport *tt = (struct tls_transport *)t;
+	int f = out_flush(tt, true);
+	if (f == -EAGAIN) {
+		tt->want = LOOP_WRITE;
+		return (ssize_t)out_held(tt);
+	}
+	return f;
 }
 
 static int tls_shutdown_wr(struct transport *t)
@@ -413,17 +654,23 @@ static int tls_shutdown_wr(struct transport *t)
 	struct tls_transport *tt = (struct tls_transport *)t;
 	SSL_shutdown(tt->ssl); /* close_notify, best effort */
 	ERR_clear_error();
+	int f = out_flush(tt, false);
+	if (f < 0)
+		return f; /* the records before the FIN are not out yet */
 	return shutdown(t->fd, SHUT_WR) == 0 ? 0 : -errno;
 }
 
 static uint32_t tls_want(const struct transport *t)
 {
-	return ((const struct tls_transport *)t)->want;
+	const struct tls_transport *tt = (const struct tls_transport *)t;
+	return tt->want | (out_held(tt) > 0 ? LOOP_WRITE : 0);
 }
 
 static size_t tls_pending(const struct transport *t)
 {
 	const struct tls_transport *tt = (const struct tls_transport *)t;
+	if (tt->read_err != 0)
+		return 1; /* the kept error is news for the reader */
 	/* Decrypted bytes, or (read-ahead) records read but not processed:
 	 * either way the fd will not signal them again. */
 	int n = SSL_pending(tt->ssl);
@@ -441,6 +688,7 @@ static void tls_free(struct transport *t)
 	}
 	ERR_clear_error();
 	free(tt->pend);
+	free(tt->out);
 	if (t->fd >= 0)
 		close(t->fd);
 	free(tt);
@@ -453,6 +701,7 @@ static const struct transport_ops tls_ops = {
 	.shutdown_wr = tls_shutdown_wr,
 	.want = tls_want,
 	.pending = tls_pending,
+	.flush = tls_flush,
 	.free = tls_free,
 };
 
@@ -466,8 +715,22 @@ struct transport *tls_transport_new(struct tls_ctx *ctx, int fd, bool server, co
 	tt->t.ops = &tls_ops;
 	tt->t.fd = fd;
 	tt->ssl = SSL_new(ctx->ctx);
-	if (tt->ssl == NULL || SSL_set_fd(tt->ssl, fd) != 1)
+	BIO_METHOD *m = out_bio_method();
+	if (tt->ssl == NULL || m == NULL)
 		goto fail;
+	/* Reads straight from the socket BIO; writes through the batching
+	 * filter in front of the same socket BIO (two references to it). */
+	BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+	BIO *filter = BIO_new(m);
+	if (sock == NULL || filter == NULL) {
+		BIO_free(sock);
+		BIO_free(filter);
+		goto fail;
+	}
+	BIO_set_data(filter, tt);
+	BIO_push(filter, sock);
+	BIO_up_ref(sock);
+	SSL_set_bio(tt->ssl, sock, filter);
 	if (server) {
 		SSL_set_accept_state(tt->ssl);
 	} else {

@@ -71,6 +71,9 @@ static const struct transport_ops tcp_ops = {
 
 ssize_t transport_write_buf(struct transport *t, struct buf *b)
 {
+	ssize_t held = transport_flush(t);
+	if (held != 0)
+		return held < 0 ? held : 0;
 	size_t total = 0;
 	while (!buf_empty(b)) {
 		struct iovec iov[2];

@@ -27,6 +27,11 @@ struct transport_ops {
 	/* Bytes already decrypted and readable without the fd being ready
 	 * (TLS); NULL means none ever are. */
 	size_t (*pending)(const struct transport *t);
+	/* Sends bytes the transport took from writev but still holds (TLS
+	 * records the socket had no room for). Returns the bytes still held
+	 * (0: none; want() then says LOOP_WRITE while any are), or -errno.
+	 * NULL means the transport never holds any. */
+	ssize_t (*flush)(struct transport *t);
 	void (*free)(struct transport *t);
 };
 
@@ -36,8 +41,8 @@ struct transport {
 };
 
 struct buf;
-/* Writes b's bytes to t until b is empty or t would block, consuming what
- * was written. Returns the bytes written (0 if t took nothing), or a
+/* Sends what t still holds (transport_flush), then writes b's bytes to t
+ * until b is empty or t would block, consuming what was written. Returns the bytes written (0 if t took nothing), or a
  * negative errno other than -EAGAIN when t failed. */
 ssize_t transport_write_buf(struct transport *t, struct buf *b);
 
@@ -64,6 +69,11 @@ static inline uint32_t transport_want(const struct transport *t)
 static inline size_t transport_pending(const struct transport *t)
 {
 	return t->ops->pending ? t->ops->pending(t) : 0;
+}
+/* See transport_ops.flush: bytes still held after trying, or -errno. */
+static inline ssize_t transport_flush(struct transport *t)
+{
+	return t->ops->flush ? t->ops->flush(t) : 0;
 }
 /* Closes the fd and frees. NULL-safe. The caller unwatches the fd first. */
 static inline void transport_free(struct transport *t)

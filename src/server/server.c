@@ -893,7 +893,7 @@ static void hconn_flush(struct hconn *hc)
 		hconn_close(hc, false);
 		return;
 	}
-	if (buf_empty(&hc->out)) {
+	if (buf_empty(&hc->out) && transport_flush(hc->t) == 0) {
 		/* Answer sent; no keep-alive. Half-close and drain what the
 		 * peer still sends (lingering close), so it reads our answer
 		 * rather than a reset. */

@@ -20,6 +20,7 @@
 
 #include <openssl/err.h>
 
+#include "base/loop.h"
 #include "base/tls.h"
 #include "tunnel/certs.h"
 
@@ -254,7 +255,8 @@ static void drain(struct transport *t, uint8_t *got, size_t *have, size_t cap)
  * Writes `total` bytes as mconn does: a write that returns -EAGAIN is
  * retried with the same bytes (the caller's buffer from the same offset);
  * progress is what each call returns. With small socket buffers most
- * writes stop half way. The reader must get exactly the bytes written.
+ * writes stop half way. The reader must get exactly the bytes written,
+ * once the writer has flushed what the transport still held.
  */
 static void stream_integrity(int iovs)
 {
@@ -292,8 +294,15 @@ static void stream_integrity(int iovs)
 		off += (size_t)w;
 	}
 	assert_int_equal(off, total);
-	for (int i = 0; i < 100000 && have < total; i++)
+	/* Sealed records the socket had no room for are still held: the
+	 * writer sends them when told the socket is writable. */
+	for (int i = 0; i < 100000 && have < total; i++) {
+		ssize_t held = transport_flush(p.c);
+		assert_true(held >= 0);
+		assert_true(held == 0 || (transport_want(p.c) & LOOP_WRITE));
 		drain(p.s, got, &have, total);
+	}
+	assert_int_equal(transport_flush(p.c), 0);
 	assert_true(stalls > 10); /* the case under test did happen */
 	assert_int_equal(have, total);
 	assert_memory_equal(got, data, total);
@@ -314,6 +323,72 @@ static void test_stream_integrity_two_iovecs(void **state)
 {
 	(void)state;
 	stream_integrity(2);
+}
+
+/*
+ * Many records arrive in one read: 100 KiB written (7 records) comes out
+ * of one transport_read with room for all of it, as from a TCP socket,
+ * rather than one 16 KiB record per call. A small message is one read.
+ */
+static void test_read_gathers_records(void **state)
+{
+	(void)state;
+	struct tls_ctx *s = server_ctx(dir1, dir1), *c = client_ctx(dir1, dir1, true);
+	struct pair p;
+	handshake(&p, s, c, "localhost");
+	assert_int_equal(p.crc, 0);
+	assert_int_equal(p.src, 0);
+	int big = 1 << 20;
+	setsockopt(p.c->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	size_t total = 100u * 1024;
+	uint8_t *data = malloc(total), *got = malloc(256 * 1024);
+	assert_non_null(data);
+	assert_non_null(got);
+	for (size_t i = 0; i < total; i++)
+		data[i] = (uint8_t)(i * 7);
+	struct iovec iov = {data, total};
+	assert_int_equal(transport_writev(p.c, &iov, 1), (ssize_t)total);
+	assert_int_equal(transport_flush(p.c), 0); /* the socket took it all */
+	assert_int_equal(transport_read(p.s, got, 256 * 1024), (ssize_t)total);
+	assert_memory_equal(got, data, total);
+	assert_int_equal(transport_read(p.s, got, 256 * 1024), -EAGAIN);
+	assert_true(transport_want(p.s) & LOOP_READ);
+	iov.iov_len = 64;
+	assert_int_equal(transport_writev(p.c, &iov, 1), 64);
+	assert_int_equal(transport_read(p.s, got, 256 * 1024), 64);
+	assert_memory_equal(got, data, 64);
+	free(data);
+	free(got);
+	pair_free(&p);
+	tls_ctx_free(s);
+	tls_ctx_free(c);
+}
+
+/* Bytes that came before a broken record are delivered; the error comes
+ * with the next read, with its reason. */
+static void test_read_error_after_data(void **state)
+{
+	(void)state;
+	struct tls_ctx *s = server_ctx(dir1, dir1), *c = client_ctx(dir1, dir1, true);
+	struct pair p;
+	handshake(&p, s, c, "localhost");
+	assert_int_equal(p.crc, 0);
+	assert_int_equal(p.src, 0);
+	uint8_t data[40000], got[65536];
+	memset(data, 'x', sizeof(data));
+	struct iovec iov = {data, sizeof(data)};
+	assert_int_equal(transport_writev(p.c, &iov, 1), (ssize_t)sizeof(data));
+	assert_int_equal(transport_flush(p.c), 0);
+	/* An application-data record whose tag cannot verify. */
+	static const uint8_t bad[] = {0x17, 0x03, 0x03, 0x00, 0x20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+				      13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+	assert_int_equal(write(p.c->fd, bad, sizeof(bad)), (ssize_t)sizeof(bad));
+	assert_int_equal(transport_read(p.s, got, sizeof(got)), (ssize_t)sizeof(data));
+	assert_int_equal(transport_read(p.s, got, sizeof(got)), -EPROTO);
+	assert_true(strlen(tls_last_error(p.s)) > 0);
+	pair_free(&p);
+	tls_ctx_free(s);
+	tls_ctx_free(c);
 }
 
 static void test_ctx_errors(void **state)
@@ -353,6 +428,8 @@ int main(void)
 		cmocka_unit_test(test_plaintext_is_named),
 		cmocka_unit_test(test_stream_integrity_one_iovec),
 		cmocka_unit_test(test_stream_integrity_two_iovecs),
+		cmocka_unit_test(test_read_gathers_records),
+		cmocka_unit_test(test_read_error_after_data),
 		cmocka_unit_test(test_ctx_errors),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

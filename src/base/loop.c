@@ -301,6 +301,17 @@ void loop_unwatch(struct loop *l, int fd)
 	l->nactive--;
 }
 
+void loop_unwatch_close(struct loop *l, int fd)
+{
+	struct fd_slot *s = slot_get(l, fd);
+	if (s != NULL) {
+		s->in_epoll = false; /* close() takes it out of the epoll set */
+		loop_unwatch(l, fd);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 /*
  * After a burst of connections the slot table (one slot per fd number, up
  * to the highest fd seen) would keep its size forever. Before sleeping,

@@ -127,6 +127,9 @@ static int listen_on(const struct sock_addr *a, int backlog, unsigned flags,
 	if ((flags & SOCK_LISTEN_REUSEPORT) &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
 		goto fail_opt;
+	if ((flags & SOCK_LISTEN_NODELAY) &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		goto fail_opt;
 	if (a->ss.ss_family == AF_INET6 && dual_stack &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
 		goto fail_opt;
@@ -234,6 +237,15 @@ int sock_get_error(int fd, char *err)
 	if (e != 0)
 		set_err(err, "%s", strerror(e));
 	return -e;
+}
+
+bool sock_established(int fd)
+{
+	/* tcpi_state is the first byte of struct tcp_info: ask for no more. */
+	uint8_t state = 0;
+	socklen_t len = sizeof(state);
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &state, &len) == 0 && len >= 1 &&
+	       state == TCP_ESTABLISHED;
 }
 
 /* accept(2) errors that belong to one connection, not to the listener. */

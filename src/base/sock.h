@@ -38,6 +38,9 @@ static inline const struct sockaddr *sock_addr_sa(const struct sock_addr *a)
 
 /* Flags for sock_listen. */
 #define SOCK_LISTEN_REUSEPORT 0x1u /* also set SO_REUSEPORT */
+/* TCP_NODELAY on the listener: Linux copies it to every accepted socket,
+ * which saves a setsockopt per connection. */
+#define SOCK_LISTEN_NODELAY 0x2u
 
 /*
  * Build an address from a numeric host (IPv4, IPv6 with or without
@@ -74,6 +77,13 @@ int sock_connect_addr(const struct sock_addr *a, char *err);
  * connect: 0 or -errno.
  */
 int sock_get_error(int fd, char *err);
+/*
+ * Whether a TCP socket is established: a nonblocking connect to a local
+ * address has usually completed by the time connect() returns EINPROGRESS
+ * (the handshake runs inside the call), and then there is no need to wait
+ * for LOOP_WRITE. False when still connecting, failed, or unknown.
+ */
+bool sock_established(int fd);
 
 /*
  * Accept one connection as a nonblocking, close-on-exec socket; its peer

@@ -682,6 +682,11 @@ static void pend_dial_next(struct pend *p)
 			p->addr_idx++;
 			continue;
 		}
+		if (sock_established(fd)) {
+			p->fd = fd; /* connected within the call (a local service) */
+			pend_connected(p);
+			return;
+		}
 		if (loop_watch(l, fd, LOOP_WRITE, pend_on_io, p) != 0) {
 			close(fd);
 			snprintf(p->err, sizeof(p->err), "cannot watch the socket");

@@ -355,6 +355,16 @@ static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, 
 		memcpy(prefix, preamble, plen);
 		off = plen;
 	}
+	if (v->proxy && v->local.len == 0) {
+		if (sock_local_addr(v->fd, &v->local, NULL) != 0) {
+			free(prefix);
+			mux_stream_reset(s);
+			mux_stream_release(s);
+			visitor_free(v);
+			return;
+		}
+		sock_addr_unmap(&v->local);
+	}
 	if (v->proxy) {
 		ssize_t n;
 		if (v->proxy_version == 2) {
@@ -390,6 +400,7 @@ static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, 
 	};
 	int fd = v->fd;
 	struct listener *ls = v->ls;
+	bool peeked = v->peek != NULL; /* the peek read what there was */
 	/* The relay takes the fd and the listener reference (info is copied). */
 	struct relay *r = relay_new(ctl->mc, s, fd, &info, relay_done, ls);
 	v->fd = -1;
@@ -400,6 +411,8 @@ static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, 
 	}
 	if (off > 0 && relay_send_prefix(r, prefix, off) != 0)
 		relay_abort(r, "cannot send the stream prefix");
+	else if (!peeked)
+		relay_read_now(r); /* what the visitor sent already joins the stream's first frames */
 	free(prefix);
 	(void)srv;
 }
@@ -748,12 +761,8 @@ void server_visitor_accepted(struct listener *ls, int fd, const struct sock_addr
 	sock_addr_unmap(&v->peer);
 	sock_addr_str(&v->peer, v->peer_str, sizeof(v->peer_str));
 	snprintf(v->id, sizeof(v->id), "%08x-%llu", srv->boot_id, (unsigned long long)++srv->next_conn_id);
-	if (sock_local_addr(fd, &v->local, NULL) != 0) {
-		visitor_free(v);
-		return;
-	}
-	sock_addr_unmap(&v->local);
-	sock_set_nodelay(fd, true, NULL);
+	/* TCP_NODELAY comes from the listener; the local address is looked
+	 * up only for a PROXY header that needs it (start_relay). */
 	v->sni = needs_peek(ls);
 	if (ls->n_accept_from > 0) {
 		v->want_proxy = true;

@@ -552,7 +552,7 @@ int tunnels_apply(struct server *srv, struct tunnel_set *ts, json_t *errors)
 		if (dup)
 			continue;
 		char err[SOCK_ERRLEN];
-		int fd = sock_listen(t->addr, t->port, 1024, 0, err);
+		int fd = sock_listen(t->addr, t->port, 1024, SOCK_LISTEN_NODELAY, err);
 		if (fd < 0) {
 			if (fd == -EADDRINUSE) {
 				add_error(errors, (long)i, "ListenPort", "Port Conflict: port %u on %s is already in use",

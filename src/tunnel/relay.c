@@ -96,7 +96,10 @@ static void finish_down(struct relay *r)
 	if (r->sock_shut)
 		return;
 	if (r->half_close) {
-		shutdown(r->fd, SHUT_WR);
+		/* When the socket's read side has ended too, check_done closes
+		 * it now, and close() sends the FIN: no shutdown() first. */
+		if (!(r->sock_eof && r->fin_sent))
+			shutdown(r->fd, SHUT_WR);
 		r->sock_shut = true;
 	} else {
 		/* Go peers: the first end closes both directions. */
@@ -287,7 +290,6 @@ static void relay_end(struct relay *r, const char *reason, bool abortive)
 	if (!r->reason || abortive)
 		r->reason = reason;
 	mconn_waiter_cancel(r->c, &r->drain);
-	loop_unwatch(r->loop, r->fd);
 	if (abortive) {
 		struct linger lg = {1, 0};
 		setsockopt(r->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -295,7 +297,7 @@ static void relay_end(struct relay *r, const char *reason, bool abortive)
 	} else {
 		send_fin(r);
 	}
-	close(r->fd);
+	loop_unwatch_close(r->loop, r->fd);
 	r->fd = -1;
 	mux_stream_set_udata(r->s, NULL);
 	mux_stream_release(r->s);
@@ -383,14 +385,24 @@ int relay_send_prefix(struct relay *r, const void *p, size_t n)
 
 int relay_push_to_socket(struct relay *r, const void *p, size_t n)
 {
-	if (n == 0)
+	if (n == 0 || r->ended)
 		return 0;
+	bool was_empty = buf_empty(&r->to_sock);
 	int rc = buf_append(&r->to_sock, p, n);
 	if (rc != 0)
 		return rc;
 	r->down += n;
-	update_interest(r);
+	if (was_empty)
+		flush_to_sock(r); /* a fresh socket has room: no wait for LOOP_WRITE */
+	else
+		update_interest(r);
 	return 0;
+}
+
+void relay_read_now(struct relay *r)
+{
+	if (!r->ended)
+		read_sock(r);
 }
 
 uint64_t relay_bytes_up(const struct relay *r)

@@ -59,9 +59,15 @@ struct relay *relay_new(struct mconn *c, struct mux_stream *s, int fd, const str
  * header, peeked bytes). Must fit the send window (the first 256 KiB always
  * do). Returns 0 or a negative mux_err. */
 int relay_send_prefix(struct relay *r, const void *p, size_t n);
-/* Queue bytes for the socket before anything from the stream (bytes that
- * arrived with a stream preamble). Returns 0 or -ENOBUFS/-ENOMEM. */
+/* Bytes for the socket before anything from the stream (bytes that
+ * arrived with a stream preamble): written at once as far as the socket
+ * takes them, the rest queued. Returns 0 or -ENOBUFS/-ENOMEM; a failed
+ * write ends the relay (as any write error does). */
 int relay_push_to_socket(struct relay *r, const void *p, size_t n);
+/* Reads the socket once now rather than at its next readiness event: for
+ * a socket whose peer has most likely sent already (a visitor accepted a
+ * moment ago), so its first bytes leave with the stream's first frames. */
+void relay_read_now(struct relay *r);
 /* Abort the relay now (e.g. server shutdown): RST both sides. */
 void relay_abort(struct relay *r, const char *reason);
 

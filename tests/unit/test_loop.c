@@ -302,6 +302,85 @@ static void test_stale_event_replaced(void **state)
 	run_pair(true);
 }
 
+/*
+ * loop_unwatch_close: the fd leaves epoll by being closed (no DEL). An
+ * event already fetched for it is skipped, and its number can be watched
+ * again at once for a new file (which epoll_ctl ADD would refuse with
+ * EEXIST if the old registration had stayed).
+ */
+struct uc_ctx {
+	int fd[2];
+	int calls;
+	int reused;	/* the fd number, now a new pipe's read end */
+	int reused_w;
+	int new_calls;
+};
+
+static void uc_new_cb(struct loop *l, int fd, uint32_t events, void *udata)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	((struct uc_ctx *)udata)->new_calls++;
+}
+
+static void uc_cb(struct loop *l, int fd, uint32_t events, void *udata)
+{
+	(void)events;
+	struct uc_ctx *c = udata;
+	c->calls++;
+	if (c->calls > 1)
+		return;
+	int other = fd == c->fd[0] ? c->fd[1] : c->fd[0];
+	loop_unwatch_close(l, other);
+	int p[2];
+	mkpipe(p);
+	if (p[0] != other) { /* a new file on the number just closed */
+		assert_int_equal(dup3(p[0], other, O_CLOEXEC), other);
+		close(p[0]);
+		p[0] = other;
+	}
+	c->reused = p[0];
+	c->reused_w = p[1];
+	assert_int_equal(loop_watch(l, p[0], LOOP_READ, uc_new_cb, c), 0);
+}
+
+static void test_unwatch_close(void **state)
+{
+	(void)state;
+	struct loop *l = loop_new();
+	int a[2], b[2];
+	struct uc_ctx c;
+	memset(&c, 0, sizeof(c));
+	mkpipe(a);
+	mkpipe(b);
+	c.fd[0] = a[0];
+	c.fd[1] = b[0];
+	assert_int_equal(write(a[1], "1", 1), 1);
+	assert_int_equal(write(b[1], "2", 1), 1);
+	assert_int_equal(loop_watch(l, a[0], LOOP_READ, uc_cb, &c), 0);
+	assert_int_equal(loop_watch(l, b[0], LOOP_READ, uc_cb, &c), 0);
+	/* Both events in one batch; the first callback closes the other fd. */
+	assert_int_equal(loop_run_once(l, -1), 1);
+	assert_int_equal(c.calls, 1);
+	assert_int_equal(c.new_calls, 0); /* the stale event did not reach the new file */
+	int survivor = c.reused == a[0] ? b[0] : a[0];
+	loop_unwatch(l, survivor);
+	/* The new file on the old number gets its own events. */
+	assert_int_equal(write(c.reused_w, "3", 1), 1);
+	assert_int_equal(loop_run_once(l, 1000), 1);
+	assert_int_equal(c.new_calls, 1);
+	assert_false(loop_watching(l, survivor));
+	loop_unwatch_close(l, c.reused);
+	assert_false(loop_watching(l, c.reused));
+	loop_unwatch_close(l, -1); /* no-op */
+	loop_free(l);
+	close(survivor);
+	close(c.reused_w);
+	close(a[1]);
+	close(b[1]);
+}
+
 /* Interest dropped mid-batch: the later callback sees only what is left. */
 struct shrink_ctx {
 	int fd[2];
@@ -863,6 +942,7 @@ int main(void)
 		cmocka_unit_test(test_unwatch_self_in_callback),
 		cmocka_unit_test(test_stale_event_removed),
 		cmocka_unit_test(test_stale_event_replaced),
+		cmocka_unit_test(test_unwatch_close),
 		cmocka_unit_test(test_interest_shrinks_mid_batch),
 		cmocka_unit_test(test_timer_heap_random),
 		cmocka_unit_test(test_timer_callbacks_restart_and_stop),

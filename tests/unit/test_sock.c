@@ -225,6 +225,58 @@ static void test_accept_emfile(void **state)
 	close(lfd);
 }
 
+/* A connect to a local listener has completed when connect() returns
+ * (sock_established), and a listener's TCP_NODELAY is inherited by the
+ * sockets it accepts (SOCK_LISTEN_NODELAY). */
+static void test_established_and_nodelay_inherited(void **state)
+{
+	(void)state;
+	char err[SOCK_ERRLEN];
+	struct sock_addr la, peer;
+	int lfd = sock_listen("127.0.0.1", 0, 0, SOCK_LISTEN_NODELAY, err);
+	assert_true(lfd >= 0);
+	assert_int_equal(sock_local_addr(lfd, &la, err), 0);
+	assert_false(sock_established(lfd));
+	int cfd = sock_connect("127.0.0.1", sock_addr_port(&la), err);
+	assert_true(cfd >= 0);
+	assert_true(sock_established(cfd));
+	wait_fd(lfd, POLLIN);
+	int afd = sock_accept(lfd, &peer, err);
+	assert_true(afd >= 0);
+	int v = 0;
+	socklen_t len = sizeof(v);
+	assert_int_equal(getsockopt(afd, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+	assert_int_equal(v, 1);
+	close(afd);
+	close(cfd);
+	close(lfd);
+	/* Without the flag: the kernel's default (Nagle on). */
+	lfd = sock_listen("127.0.0.1", 0, 0, 0, err);
+	assert_true(lfd >= 0);
+	assert_int_equal(sock_local_addr(lfd, &la, err), 0);
+	cfd = sock_connect("127.0.0.1", sock_addr_port(&la), err);
+	assert_true(cfd >= 0);
+	wait_fd(lfd, POLLIN);
+	afd = sock_accept(lfd, &peer, err);
+	assert_true(afd >= 0);
+	len = sizeof(v);
+	assert_int_equal(getsockopt(afd, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+	assert_int_equal(v, 0);
+	close(afd);
+	close(cfd);
+	close(lfd);
+	/* Not a socket, or a refused connect: not established. */
+	assert_false(sock_established(-1));
+	lfd = sock_listen("127.0.0.1", 0, 0, 0, err);
+	assert_int_equal(sock_local_addr(lfd, &la, err), 0);
+	close(lfd);
+	cfd = sock_connect("127.0.0.1", sock_addr_port(&la), err);
+	if (cfd >= 0) {
+		assert_false(sock_established(cfd));
+		close(cfd);
+	}
+}
+
 static void test_options(void **state)
 {
 	(void)state;
@@ -473,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_dual_stack_wildcard),
 		cmocka_unit_test(test_listen_errors),
 		cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test(test_established_and_nodelay_inherited),
 		cmocka_unit_test(test_accept_emfile),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_format),

@@ -8,7 +8,8 @@
  *            streams, bit6 max 2 SYNs in flight, bit7 max_frame 100
  *   byte 1   bits0-1 keepalive (off/1000/30000/10 ms), bit2 ping timeout
  *            50 ms, bit3 linger 100 ms, bit4 callbacks act ("chaos"),
- *            bit5 teardown closes the session before releasing the streams
+ *            bit5 teardown closes the session before releasing the streams,
+ *            bit6 deferred ACKs (ack_delay_ms 20)
  *   then     operations, one opcode byte each (low 4 bits), with operands
  *            from the following bytes: raw yamux input, structured frames,
  *            open/accept/write/consume/close/release/reset on held streams,
@@ -510,6 +511,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	a->cfg.keepalive_ms = keepalives[c1 & 3];
 	a->cfg.ping_timeout_ms = c1 & 0x04 ? 50 : 10000;
 	a->cfg.linger_ms = c1 & 0x08 ? 100 : 30000;
+	a->cfg.ack_delay_ms = c1 & 0x40 ? 20 : 0;
 	a->chaos = (c1 & 0x10) != 0;
 	a->recv_window = a->cfg.recv_window;
 	a->in = data + 2;

@@ -1251,6 +1251,11 @@ static void start_session(struct csess *ss, const struct http_response *resp)
 	mcfg.keepalive_ms = cl->cfg->keepalive_ms < cl->cfg->dead_peer_ms / 2 ? cl->cfg->keepalive_ms
 									       : cl->cfg->dead_peer_ms / 2;
 	mcfg.ping_timeout_ms = cl->cfg->dead_peer_ms - mcfg.keepalive_ms;
+	/* Streams our server opens for visitors: the ACK leaves with the
+	 * service's first bytes (or after 20 ms), not in a write of its own
+	 * that wakes the server for nothing. Only our server opens streams. */
+	if (ss->features & CLIENT_FEAT_SERVER_OPEN)
+		mcfg.ack_delay_ms = CLIENT_ACK_DELAY_MS;
 
 	loop_unwatch(cl->loop, ss->fd);
 	struct transport *t = ss->t; /* the mconn takes it (also on failure) */

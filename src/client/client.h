@@ -145,6 +145,9 @@ uint32_t client_backoff_next(struct client_backoff *b, double u);
 #define CLIENT_FEAT_PROXY_V2 0x4u
 /* What this client asks for. */
 #define CLIENT_FEATURES_REQUESTED (CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE)
+/* How long the ACK of a server-opened stream may wait for the stream's
+ * first frame (mux_config.ack_delay_ms). */
+#define CLIENT_ACK_DELAY_MS 20u
 
 /*
  * Feature list of an X-Threshold-Features value: comma-separated tokens,

@@ -10,7 +10,9 @@
  *    it arrives, by reference into the caller's buffer;
  *  - streams released by the application while their FIN is unanswered sit
  *    on a linger list (FIFO, all with the same delay, so the head is the
- *    earliest deadline);
+ *    earliest deadline); accepted streams whose ACK waits (ack_delay_ms)
+ *    sit on an ack list the same way, through the same links (a stream's
+ *    ACK is out before its FIN, so it is never on both);
  *  - streams are never freed while the engine is inside a call that may
  *    still touch them (m->depth > 0): they go to a dead list reaped when the
  *    outermost call returns.
@@ -34,13 +36,14 @@ enum {
 	SF_DEAD = 1u << 6,	   /* out of the table, waiting to be freed */
 	SF_WANT_WRITABLE = 1u << 7,/* a write found the window empty */
 	SF_CLOSE_SEEN = 1u << 8,   /* handled by session_fail */
+	SF_ACK_DEFERRED = 1u << 9, /* accepted; the ACK waits on the ack list */
 };
 
 struct mux_stream {
 	struct mux *m;
 	void *udata;
-	struct mux_stream *lnext, *lprev; /* linger list, or dead list (lnext) */
-	uint64_t linger_deadline;
+	struct mux_stream *lnext, *lprev; /* linger or ack list, or dead list (lnext) */
+	uint64_t linger_deadline;	  /* or the deferred ACK's deadline */
 	uint32_t id;
 	uint32_t send_window;
 	uint32_t recv_window;  /* credit the peer still has */
@@ -87,6 +90,7 @@ struct mux {
 	bool ping_outstanding;
 
 	struct mux_stream *linger_head, *linger_tail;
+	struct mux_stream *ack_head, *ack_tail;
 	struct mux_stream *dead;
 };
 
@@ -231,19 +235,43 @@ static void emit_frame(struct mux *m, uint8_t type, uint16_t flags, uint32_t id,
 
 /* ---- lifecycle helpers ---- */
 
-static void linger_unlink(struct mux *m, struct mux_stream *s)
+static void list_unlink(struct mux_stream **head, struct mux_stream **tail, struct mux_stream *s)
 {
 	if (s->lprev)
 		s->lprev->lnext = s->lnext;
-	else if (m->linger_head == s)
-		m->linger_head = s->lnext;
+	else if (*head == s)
+		*head = s->lnext;
 	else
 		return; /* not on the list */
 	if (s->lnext)
 		s->lnext->lprev = s->lprev;
 	else
-		m->linger_tail = s->lprev;
+		*tail = s->lprev;
 	s->lnext = s->lprev = NULL;
+}
+
+static void list_append(struct mux_stream **head, struct mux_stream **tail, struct mux_stream *s,
+			uint64_t deadline)
+{
+	s->linger_deadline = deadline;
+	s->lprev = *tail;
+	s->lnext = NULL;
+	if (*tail)
+		(*tail)->lnext = s;
+	else
+		*head = s;
+	*tail = s;
+}
+
+/* Off the linger list or the ack list, whichever it is on. */
+static void linger_unlink(struct mux *m, struct mux_stream *s)
+{
+	if (s->flags & SF_ACK_DEFERRED) {
+		s->flags &= (uint16_t)~SF_ACK_DEFERRED;
+		list_unlink(&m->ack_head, &m->ack_tail, s);
+	} else {
+		list_unlink(&m->linger_head, &m->linger_tail, s);
+	}
 }
 
 /* Takes s out of the session's accounting and the table; frees it now or
@@ -371,6 +399,9 @@ static void maybe_finish(struct mux *m, struct mux_stream *s)
  * window (hashicorp/yamux's rule) or flags must go out. */
 static void send_window_update(struct mux *m, struct mux_stream *s, uint16_t flags)
 {
+	/* A waiting ACK carries the window (and the first credit) itself. */
+	if ((s->flags & SF_ACK_DEFERRED) && !(flags & YAMUX_ACK))
+		return;
 	/* Bytes of the frame being received count as not yet returned. */
 	uint32_t inflight = (m->in_payload && m->payload_stream && m->payload_id == s->id) ? m->payload_left : 0;
 	int64_t d = (int64_t)s->recv_max - s->recv_pending - s->recv_window - inflight;
@@ -384,6 +415,16 @@ static void send_window_update(struct mux *m, struct mux_stream *s, uint16_t fla
 	}
 	s->recv_window += delta;
 	emit_frame(m, YAMUX_WINDOW_UPDATE, flags, s->id, delta);
+}
+
+/* Sends a waiting ACK now: WindowUpdate|ACK with the extra window plus the
+ * credit for what was consumed meanwhile. */
+static void ack_now(struct mux *m, struct mux_stream *s)
+{
+	if (!(s->flags & SF_ACK_DEFERRED))
+		return;
+	linger_unlink(m, s);
+	send_window_update(m, s, YAMUX_ACK);
 }
 
 /* ---- public: session ---- */
@@ -530,6 +571,8 @@ int mux_tick(struct mux *m, uint64_t now_ms)
 		emit_frame(m, YAMUX_WINDOW_UPDATE, YAMUX_RST, s->id, 0);
 		stream_destroy(m, s);
 	}
+	while (m->ack_head != NULL && m->ack_head->linger_deadline <= now_ms)
+		ack_now(m, m->ack_head);
 	leave(m);
 	return 0;
 }
@@ -549,6 +592,8 @@ int64_t mux_next_timeout(const struct mux *m, uint64_t now_ms)
 	}
 	if (m->linger_head != NULL && m->linger_head->linger_deadline < at)
 		at = m->linger_head->linger_deadline;
+	if (m->ack_head != NULL && m->ack_head->linger_deadline < at)
+		at = m->ack_head->linger_deadline;
 	if (at == UINT64_MAX)
 		return -1;
 	return at <= now_ms ? 0 : (int64_t)(at - now_ms);
@@ -755,6 +800,10 @@ static void handle_payload(struct mux *m, const uint8_t *p, uint32_t n, bool las
 			mux_stream_consumed(s, n); /* lingering or past FIN */
 		else if (m->ops.stream_data)
 			m->ops.stream_data(m->ctx, s, p, n);
+		/* The peer knows only its initial credit until the ACK: send it
+		 * before that runs low. */
+		if ((s->flags & SF_ACK_DEFERRED) && s->recv_window < MUX_INITIAL_WINDOW / 2 && !m->closed)
+			ack_now(m, s);
 	}
 	if (last && m->payload_fin && m->payload_stream && !m->closed) {
 		s = table_get(m, m->payload_id);
@@ -864,6 +913,12 @@ int mux_stream_accept(struct mux_stream *s)
 	 * the credit the peer has left, it does not reset it. */
 	uint32_t extra = reserve_window(m) - MUX_INITIAL_WINDOW;
 	s->recv_max += extra;
+	if (m->cfg.ack_delay_ms > 0 && !(s->flags & SF_REMOTE_FIN)) {
+		/* The extra window is granted when the ACK goes (ack_now). */
+		s->flags |= SF_ACK_DEFERRED;
+		list_append(&m->ack_head, &m->ack_tail, s, m->now + m->cfg.ack_delay_ms);
+		return 0;
+	}
 	s->recv_window += extra;
 	enter(m);
 	emit_frame(m, YAMUX_WINDOW_UPDATE, YAMUX_ACK, s->id, extra);
@@ -899,6 +954,11 @@ ssize_t mux_stream_write(struct mux_stream *s, const struct iovec *iov, int iovc
 		int rc = mux_stream_accept(s);
 		if (rc < 0)
 			return rc;
+	}
+	if (s->flags & SF_ACK_DEFERRED) {
+		enter(m);
+		ack_now(m, s); /* just ahead of the data, in the same write */
+		leave(m);
 	}
 
 	/* Room for several frames in one emit: each frame is a header plus
@@ -984,6 +1044,7 @@ int mux_stream_close(struct mux_stream *s)
 	if (m->closed)
 		return -MUX_E_SHUTDOWN;
 	enter(m);
+	ack_now(m, s);
 	uint16_t flags = YAMUX_FIN;
 	if (s->flags & SF_UNACCEPTED) {
 		/* Like yamux: the first frame of an unaccepted stream carries ACK. */
@@ -1007,6 +1068,7 @@ int mux_stream_reset(struct mux_stream *s)
 	if (m->closed)
 		return 0;
 	enter(m);
+	linger_unlink(m, s); /* a waiting ACK is moot */
 	emit_frame(m, YAMUX_WINDOW_UPDATE, YAMUX_RST, s->id, 0);
 	if (s->flags & SF_RELEASED)
 		stream_destroy(m, s);
@@ -1033,17 +1095,11 @@ void mux_stream_release(struct mux_stream *s)
 	} else if (s->flags & SF_REMOTE_FIN) {
 		stream_destroy(m, s);
 	} else {
-		/* Our FIN is out, the peer's is not: linger, crediting data. */
+		/* Our FIN is out (and with it any waiting ACK), the peer's is
+		 * not: linger, crediting data. */
 		if (pending)
 			send_window_update(m, s, 0);
-		s->linger_deadline = m->now + m->cfg.linger_ms;
-		s->lprev = m->linger_tail;
-		s->lnext = NULL;
-		if (m->linger_tail)
-			m->linger_tail->lnext = s;
-		else
-			m->linger_head = s;
-		m->linger_tail = s;
+		list_append(&m->linger_head, &m->linger_tail, s, m->now + m->cfg.linger_ms);
 	}
 	leave(m);
 }

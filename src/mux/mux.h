@@ -100,6 +100,8 @@ struct mux_config {
 	uint32_t keepalive_ms;	  /* ping interval; 0 = no keepalive pings */
 	uint32_t ping_timeout_ms; /* silence after a ping that kills the session */
 	uint32_t linger_ms;	  /* released stream waiting for the peer's FIN: RST after this */
+	uint32_t ack_delay_ms;	  /* accept: the ACK may wait this long for the stream's first
+				   * frame (0: sent at once, as yamux does); see mux_stream_accept */
 	uint32_t first_stream_id; /* first id we open (0 = 1 or 2 by role); a wrong
 				   * parity is corrected. For tests of id exhaustion. */
 };
@@ -178,7 +180,15 @@ uint64_t mux_buffered_bytes(const struct mux *m); /* delivered, not yet consumed
 /* Opens a stream: emits WindowUpdate|SYN with our extra window. NULL with
  * *err set (negative mux_err) on failure. */
 struct mux_stream *mux_stream_open(struct mux *m, int *err);
-/* Accepts an inbound stream: emits WindowUpdate|ACK with our extra window. */
+/*
+ * Accepts an inbound stream: emits WindowUpdate|ACK with our extra window.
+ * With cfg.ack_delay_ms > 0 the ACK frame waits instead, so that it leaves
+ * with the stream's first frame (its first data, FIN, or window update) in
+ * the same write, sparing the peer a wake-up for a frame of its own: it
+ * goes out with the first frame the stream sends, when the peer has used
+ * half of its initial 256 KiB credit (the extra window is in the ACK), or
+ * after ack_delay_ms, whichever comes first.
+ */
 int mux_stream_accept(struct mux_stream *s);
 /*
  * Sends up to the stream's send window from the payload iovecs (at most

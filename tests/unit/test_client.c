@@ -579,11 +579,12 @@ static void test_loop_features_and_server_open_reset(void **state)
 	assert_true(run_until(f, is_connected));
 	assert_int_equal(client_features(f->c), CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE);
 
-	/* server-open: SYN + preamble for an unknown service -> ACK, then RST. */
+	/* server-open: SYN + preamble for an unknown service -> RST, and no
+	 * ACK before it: the ACK of a server-opened stream waits for the
+	 * stream's first frame, and a reset makes it moot. */
 	n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 2, NULL, 0);
 	n += frame(out + n, YAMUX_DATA, 0, 2, "{\"action\":1,\"se", 0);
 	srv_send(f, out, n);
-	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 2, NULL);
 	n = frame(out, YAMUX_DATA, 0, 2, "rvice\":\"nope\"}\nhello", 0);
 	srv_send(f, out, n);
 	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_RST, 2, NULL);
@@ -591,7 +592,6 @@ static void test_loop_features_and_server_open_reset(void **state)
 	n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 4, NULL, 0);
 	n += frame(out + n, YAMUX_DATA, 0, 4, "PROXY TCP4 1.1.1.1 2.2.2.2 1 2\r\n", 0);
 	srv_send(f, out, n);
-	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 4, NULL);
 	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_RST, 4, NULL);
 	assert_true(is_connected(f));
 	assert_non_null(strstr(f->logs, "bad preamble"));

@@ -1569,6 +1569,135 @@ static void test_accept_after_data_keeps_window(void **state)
 	h_free(h);
 }
 
+/* ---- deferred ACK (ack_delay_ms) ---- */
+
+static struct harness *h_deferred(void)
+{
+	struct mux_config c = cfg_base(false);
+	c.recv_window = 1 * MiB;
+	c.ack_delay_ms = 20;
+	return h_new(&c);
+}
+
+/* The ACK (with the extra window and the credit for what was consumed
+ * meanwhile) leaves just ahead of the stream's first data, in the same
+ * emit sequence, not on its own at accept. */
+static void test_deferred_ack_rides_with_data(void **state)
+{
+	(void)state;
+	struct harness *h = h_deferred();
+	struct srec *r = peer_opens(h, 1, false);
+	assert_int_equal(feed_frame(h, YAMUX_DATA, 0, 1, 64, NULL), 0);
+	assert_int_equal(mux_stream_accept(r->s), 0);
+	EXPECT_NONE(h);
+	assert_int_equal(mux_next_timeout(h->m, 0), 20);
+	h_consume(r, 64);
+	EXPECT_NONE(h); /* no window update either: the ACK will carry it */
+	assert_int_equal(h_write(r, "pong", 4), 4);
+	EXPECT(h, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, 768 * KiB + 64);
+	EXPECT(h, YAMUX_DATA, 0, 1, 4);
+	EXPECT_NONE(h);
+	assert_int_equal(mux_next_timeout(h->m, 0), -1);
+	assert_int_equal(h_tick(h, 100), 0);
+	EXPECT_NONE(h);
+	/* the peer has its full window: 1 MiB fits, one more byte does not */
+	assert_int_equal(feed_frame(h, YAMUX_DATA, 0, 1, 1 * MiB, NULL), 0);
+	assert_int_equal(feed_frame(h, YAMUX_DATA, 0, 1, 1, NULL), -MUX_E_RECV_WINDOW);
+	h_free(h);
+}
+
+/* Nothing to say on the stream: the ACK goes when the delay is up. */
+static void test_deferred_ack_timer(void **state)
+{
+	(void)state;
+	struct harness *h = h_deferred();
+	assert_int_equal(h_tick(h, 1000), 0);
+	struct srec *r = peer_opens(h, 1, false);
+	struct srec *r3 = peer_opens(h, 3, false);
+	assert_int_equal(mux_stream_accept(r->s), 0);
+	assert_int_equal(h_tick(h, 1005), 0);
+	assert_int_equal(mux_stream_accept(r3->s), 0);
+	EXPECT_NONE(h);
+	assert_int_equal(mux_next_timeout(h->m, 1005), 15);
+	assert_int_equal(h_tick(h, 1019), 0);
+	EXPECT_NONE(h);
+	assert_int_equal(h_tick(h, 1020), 0);
+	EXPECT(h, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, 768 * KiB);
+	EXPECT_NONE(h);
+	assert_int_equal(mux_next_timeout(h->m, 1020), 5);
+	assert_int_equal(h_tick(h, 1030), 0);
+	EXPECT(h, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 3, 768 * KiB);
+	EXPECT_NONE(h);
+	assert_int_equal(mux_next_timeout(h->m, 1030), -1);
+	h_free(h);
+}
+
+/* A peer that only sends learns of the big window before its initial
+ * 256 KiB run out: the ACK goes once half of it is used. */
+static void test_deferred_ack_credit_low(void **state)
+{
+	(void)state;
+	struct harness *h = h_deferred();
+	struct srec *r = peer_opens(h, 1, false);
+	assert_int_equal(mux_stream_accept(r->s), 0);
+	assert_int_equal(feed_frame(h, YAMUX_DATA, 0, 1, 100 * KiB, NULL), 0);
+	h_consume(r, 100 * KiB);
+	EXPECT_NONE(h);
+	assert_int_equal(feed_frame(h, YAMUX_DATA, 0, 1, 30 * KiB, NULL), 0);
+	/* 126 KiB of credit left: extra window + the 100 KiB consumed */
+	EXPECT(h, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, 768 * KiB + 100 * KiB);
+	EXPECT_NONE(h);
+	h_consume(r, 30 * KiB);
+	check_buffered(h);
+	/* credit now 126 + 868 KiB; 994 KiB fits, one byte more does not */
+	assert_int_equal(feed_frame(h, YAMUX_DATA, 0, 1, 994 * KiB, NULL), 0);
+	assert_int_equal(feed_frame(h, YAMUX_DATA, 0, 1, 1, NULL), -MUX_E_RECV_WINDOW);
+	h_free(h);
+}
+
+/* FIN first: the ACK goes just before it. RST, or release without a FIN
+ * (which resets): no ACK at all, and none later. */
+static void test_deferred_ack_close_reset_release(void **state)
+{
+	(void)state;
+	struct harness *h = h_deferred();
+	struct srec *a = peer_opens(h, 1, false);
+	struct srec *b = peer_opens(h, 3, false);
+	struct srec *c = peer_opens(h, 5, false);
+	assert_int_equal(mux_stream_accept(a->s), 0);
+	assert_int_equal(mux_stream_accept(b->s), 0);
+	assert_int_equal(mux_stream_accept(c->s), 0);
+	EXPECT_NONE(h);
+	assert_int_equal(mux_stream_close(a->s), 0);
+	EXPECT(h, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, 768 * KiB);
+	EXPECT(h, YAMUX_WINDOW_UPDATE, YAMUX_FIN, 1, 0);
+	assert_int_equal(mux_stream_reset(b->s), 0);
+	EXPECT(h, YAMUX_WINDOW_UPDATE, YAMUX_RST, 3, 0);
+	h_release(c);
+	EXPECT(h, YAMUX_WINDOW_UPDATE, YAMUX_RST, 5, 0);
+	EXPECT_NONE(h);
+	assert_int_equal(mux_next_timeout(h->m, 0), -1);
+	assert_int_equal(h_tick(h, 1000), 0);
+	EXPECT_NONE(h);
+	h_release(a);
+	h_release(b);
+	assert_int_equal(mux_num_streams(h->m), 1); /* a lingers for the peer's FIN */
+	h_free(h);
+}
+
+/* A peer FIN before the accept: nothing more will come, ACK at once. */
+static void test_deferred_ack_after_remote_fin(void **state)
+{
+	(void)state;
+	struct harness *h = h_deferred();
+	struct srec *r = peer_opens(h, 1, false);
+	assert_int_equal(feed_frame(h, YAMUX_DATA, YAMUX_FIN, 1, 10, NULL), 0);
+	assert_int_equal(mux_stream_accept(r->s), 0);
+	EXPECT(h, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, 768 * KiB);
+	EXPECT_NONE(h);
+	h_free(h);
+}
+
 static void test_send_window_exhaustion(void **state)
 {
 	(void)state;
@@ -2499,6 +2628,11 @@ int main(void)
 		cmocka_unit_test(test_keepalive_pong),
 		cmocka_unit_test(test_window_update_rule),
 		cmocka_unit_test(test_accept_after_data_keeps_window),
+		cmocka_unit_test(test_deferred_ack_rides_with_data),
+		cmocka_unit_test(test_deferred_ack_timer),
+		cmocka_unit_test(test_deferred_ack_credit_low),
+		cmocka_unit_test(test_deferred_ack_close_reset_release),
+		cmocka_unit_test(test_deferred_ack_after_remote_fin),
 		cmocka_unit_test(test_send_window_exhaustion),
 		cmocka_unit_test(test_write_iovecs),
 		cmocka_unit_test(test_want_writable),

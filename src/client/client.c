@@ -154,6 +154,8 @@ unsigned client_features_parse(const char *p, size_t n)
 			f |= CLIENT_FEAT_HALF_CLOSE;
 		else if (token_is(p + a, e - a, "proxy-v2"))
 			f |= CLIENT_FEAT_PROXY_V2;
+		else if (token_is(p + a, e - a, "deferred-ack"))
+			f |= CLIENT_FEAT_DEFERRED_ACK;
 		i++; /* past the comma (or past the end) */
 	}
 	return f;
@@ -198,6 +200,7 @@ ssize_t client_connect_request(char *buf, size_t cap, const char *host, uint16_t
 		{CLIENT_FEAT_SERVER_OPEN, "server-open"},
 		{CLIENT_FEAT_HALF_CLOSE, "half-close"},
 		{CLIENT_FEAT_PROXY_V2, "proxy-v2"},
+		{CLIENT_FEAT_DEFERRED_ACK, "deferred-ack"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		if (!(features & names[i].bit))
@@ -1131,11 +1134,12 @@ static void on_connected(struct csess *ss)
 	loop_timer_stop(cl->loop, &ss->timer);
 	client_backoff_reset(&cl->bo);
 	cl->last_err[0] = '\0';
-	log_info("client [%s]: connected to %s (%s), features in force: %s%s%s", cl->cfg->client_id,
+	log_info("client [%s]: connected to %s (%s), features in force: %s%s%s%s", cl->cfg->client_id,
 		 cl->server_hostport, ss->addr_str,
 		 ss->features == 0 ? "none" : "",
 		 (ss->features & CLIENT_FEAT_SERVER_OPEN) ? "server-open " : "",
-		 (ss->features & CLIENT_FEAT_HALF_CLOSE) ? "half-close" : "");
+		 (ss->features & CLIENT_FEAT_HALF_CLOSE) ? "half-close " : "",
+		 (ss->features & CLIENT_FEAT_DEFERRED_ACK) ? "deferred-ack" : "");
 	change_state(cl, CLIENT_ST_CONNECTED, NULL);
 }
 
@@ -1251,10 +1255,12 @@ static void start_session(struct csess *ss, const struct http_response *resp)
 	mcfg.keepalive_ms = cl->cfg->keepalive_ms < cl->cfg->dead_peer_ms / 2 ? cl->cfg->keepalive_ms
 									       : cl->cfg->dead_peer_ms / 2;
 	mcfg.ping_timeout_ms = cl->cfg->dead_peer_ms - mcfg.keepalive_ms;
-	/* Streams our server opens for visitors: the ACK leaves with the
-	 * service's first bytes (or after 20 ms), not in a write of its own
-	 * that wakes the server for nothing. Only our server opens streams. */
-	if (ss->features & CLIENT_FEAT_SERVER_OPEN)
+	/* Streams the server opens for visitors: with deferred-ack the ACK
+	 * leaves with the service's first bytes (or after 20 ms), not in a
+	 * write of its own that wakes the server for nothing. Otherwise every
+	 * accepted SYN is ACKed at once, as yamux peers expect. */
+	if ((ss->features & (CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_DEFERRED_ACK)) ==
+	    (CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_DEFERRED_ACK))
 		mcfg.ack_delay_ms = CLIENT_ACK_DELAY_MS;
 
 	loop_unwatch(cl->loop, ss->fd);

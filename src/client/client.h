@@ -143,10 +143,11 @@ uint32_t client_backoff_next(struct client_backoff *b, double u);
 #define CLIENT_FEAT_SERVER_OPEN 0x1u
 #define CLIENT_FEAT_HALF_CLOSE 0x2u
 #define CLIENT_FEAT_PROXY_V2 0x4u
+/* The ACK of a server-opened stream may wait for the stream's first frame
+ * (up to CLIENT_ACK_DELAY_MS; mux_config.ack_delay_ms). */
+#define CLIENT_FEAT_DEFERRED_ACK 0x8u
 /* What this client asks for. */
-#define CLIENT_FEATURES_REQUESTED (CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE)
-/* How long the ACK of a server-opened stream may wait for the stream's
- * first frame (mux_config.ack_delay_ms). */
+#define CLIENT_FEATURES_REQUESTED (CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE | CLIENT_FEAT_DEFERRED_ACK)
 #define CLIENT_ACK_DELAY_MS 20u
 
 /*

@@ -208,7 +208,7 @@ struct ctl {
 	enum ctl_state state;
 	char hs[16];
 	size_t hs_len;
-	bool f_server_open, f_half_close;
+	bool f_server_open, f_half_close, f_deferred_ack;
 	struct session_tls tls;	/* tls.on: the session runs over TLS */
 	struct loop_timer timer;
 	struct visitor *q_head, *q_tail;
@@ -287,12 +287,14 @@ static void cs_data(struct mstream_handler *h, struct mux_stream *s, const uint8
 	if (ce->cur != CLIENT_CONNECTED || old == NULL)
 		client_set_state(ce, CLIENT_CONNECTED, NULL);
 	if (ctl->tls.on)
-		log_info("client %s connected from %s (features:%s%s; %s, kTLS send: %s, receive: %s)", ctl->id,
+		log_info("client %s connected from %s (features:%s%s%s; %s, kTLS send: %s, receive: %s)", ctl->id,
 			 ctl->peer, ctl->f_server_open ? " server-open" : "", ctl->f_half_close ? " half-close" : "",
-			 ctl->tls.version, ctl->tls.ktls_send ? "yes" : "no", ctl->tls.ktls_recv ? "yes" : "no");
+			 ctl->f_deferred_ack ? " deferred-ack" : "", ctl->tls.version, ctl->tls.ktls_send ? "yes" : "no",
+			 ctl->tls.ktls_recv ? "yes" : "no");
 	else
-		log_info("client %s connected from %s (features:%s%s)", ctl->id, ctl->peer,
-			 ctl->f_server_open ? " server-open" : "", ctl->f_half_close ? " half-close" : "");
+		log_info("client %s connected from %s (features:%s%s%s)", ctl->id, ctl->peer,
+			 ctl->f_server_open ? " server-open" : "", ctl->f_half_close ? " half-close" : "",
+			 ctl->f_deferred_ack ? " deferred-ack" : "");
 	/* Visitors held while the client was away. */
 	struct visitor *w = ce->waiting;
 	ce->waiting = NULL;
@@ -1022,6 +1024,9 @@ static void hconn_control(struct hconn *hc)
 	const struct http_span *fs = http_header_get(req->headers, req->n_headers, "X-Threshold-Features");
 	bool f_open = features_has(fs, "server-open");
 	bool f_half = features_has(fs, "half-close");
+	/* Only meaningful with server-open (our streams); the server just
+	 * accepts the ACK whenever it comes. */
+	bool f_dack = f_open && features_has(fs, "deferred-ack");
 
 	struct ctl *ctl = calloc(1, sizeof(*ctl));
 	if (ctl == NULL || (ctl->id = strndup(idsp->p, idsp->len)) == NULL) {
@@ -1033,6 +1038,7 @@ static void hconn_control(struct hconn *hc)
 	ctl->srv = srv;
 	ctl->f_server_open = f_open;
 	ctl->f_half_close = f_half;
+	ctl->f_deferred_ack = f_dack;
 	snprintf(ctl->peer, sizeof(ctl->peer), "%s", hc->peer_str);
 	if (tls_is(hc->t)) {
 		/* kTLS is set up (or not) when the handshake ends. */
@@ -1051,9 +1057,9 @@ static void hconn_control(struct hconn *hc)
 		memcpy(answer, HTTP_CONTROL_OK_RESPONSE, alen);
 	} else {
 		alen = (size_t)snprintf(answer, sizeof(answer),
-					"HTTP/1.1 200 Connected to Tunnel\r\nX-Threshold-Features: %s%s%s\r\n\r\n",
+					"HTTP/1.1 200 Connected to Tunnel\r\nX-Threshold-Features: %s%s%s%s\r\n\r\n",
 					f_open ? "server-open" : "", f_open && f_half ? ", " : "",
-					f_half ? "half-close" : "");
+					f_half ? "half-close" : "", f_dack ? ", deferred-ack" : "");
 	}
 	/* The socket has just delivered a request; its send buffer is empty,
 	 * so this small write completes (checked anyway). */

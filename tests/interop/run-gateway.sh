@@ -160,7 +160,7 @@ if ! wait_count "$logdir/peer1.out" "^CONNECTED TestClient1" 1 20; then
   fail_all "the client did not connect"
 fi
 # Our CONNECT as the Go server's parser saw it.
-grep -q 'CONNECT id=TestClient1 header=X-Threshold-Identifier features="server-open, half-close" useragent="threshold/' \
+grep -q 'CONNECT id=TestClient1 header=X-Threshold-Identifier features="server-open, half-close, deferred-ack" useragent="threshold/' \
   "$logdir/peer1.out" || echo "  note: unexpected CONNECT line: $(grep '^CONNECT' "$logdir/peer1.out")"
 
 # ---- cases ----

@@ -147,7 +147,7 @@ static void test_connect_request_bytes(void **state)
 		"User-Agent: threshold/" THRESHOLD_VERSION "\r\n"
 		"X-Threshold-Identifier: TestClient1\r\n"	/* 4b75a35 servers */
 		"X-Threshold-ClientId: TestClient1\r\n"		/* later servers */
-		"X-Threshold-Features: server-open, half-close\r\n" /* ours only */
+		"X-Threshold-Features: server-open, half-close, deferred-ack\r\n" /* ours only */
 		"\r\n";
 	assert_int_equal(n, (ssize_t)strlen(want));
 	assert_string_equal(buf, want);
@@ -161,11 +161,13 @@ static void test_connect_request_bytes(void **state)
 				 "X-Threshold-Identifier: a b\r\n"
 				 "X-Threshold-ClientId: a b\r\n"
 				 "\r\n");
-	/* All three features, in the documented order. */
+	/* All four features, in the documented order. */
 	n = client_connect_request(buf, sizeof(buf), "h", 1, "c",
-				   CLIENT_FEAT_PROXY_V2 | CLIENT_FEAT_HALF_CLOSE | CLIENT_FEAT_SERVER_OPEN);
+				   CLIENT_FEAT_DEFERRED_ACK | CLIENT_FEAT_PROXY_V2 | CLIENT_FEAT_HALF_CLOSE |
+					   CLIENT_FEAT_SERVER_OPEN);
 	assert_true(n > 0);
-	assert_non_null(strstr(buf, "\r\nX-Threshold-Features: server-open, half-close, proxy-v2\r\n\r\n"));
+	assert_non_null(
+		strstr(buf, "\r\nX-Threshold-Features: server-open, half-close, proxy-v2, deferred-ack\r\n\r\n"));
 
 	/* No header injection, no empty values. */
 	assert_int_equal(client_connect_request(buf, sizeof(buf), "h", 1, "evil\r\nX-A: b", 0), -1);
@@ -196,6 +198,8 @@ static void test_features_parse(void **state)
 	(void)state;
 	const unsigned SO = CLIENT_FEAT_SERVER_OPEN, HC = CLIENT_FEAT_HALF_CLOSE, P2 = CLIENT_FEAT_PROXY_V2;
 	assert_int_equal(feats("server-open, half-close"), SO | HC);
+	assert_int_equal(feats("server-open, half-close, Deferred-ACK"), SO | HC | CLIENT_FEAT_DEFERRED_ACK);
+	assert_int_equal(feats("deferred-ack-x, deferred"), 0);
 	assert_int_equal(feats("server-open,half-close"), SO | HC);
 	assert_int_equal(feats("  half-close\t,\tserver-open  "), SO | HC);
 	assert_int_equal(feats("Server-Open, HALF-CLOSE"), SO | HC); /* case-insensitive */
@@ -579,12 +583,12 @@ static void test_loop_features_and_server_open_reset(void **state)
 	assert_true(run_until(f, is_connected));
 	assert_int_equal(client_features(f->c), CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE);
 
-	/* server-open: SYN + preamble for an unknown service -> RST, and no
-	 * ACK before it: the ACK of a server-opened stream waits for the
-	 * stream's first frame, and a reset makes it moot. */
+	/* server-open without deferred-ack: every SYN is ACKed at once.
+	 * SYN + preamble for an unknown service -> ACK, then RST. */
 	n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 2, NULL, 0);
 	n += frame(out + n, YAMUX_DATA, 0, 2, "{\"action\":1,\"se", 0);
 	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 2, NULL);
 	n = frame(out, YAMUX_DATA, 0, 2, "rvice\":\"nope\"}\nhello", 0);
 	srv_send(f, out, n);
 	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_RST, 2, NULL);
@@ -592,9 +596,44 @@ static void test_loop_features_and_server_open_reset(void **state)
 	n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 4, NULL, 0);
 	n += frame(out + n, YAMUX_DATA, 0, 4, "PROXY TCP4 1.1.1.1 2.2.2.2 1 2\r\n", 0);
 	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 4, NULL);
 	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_RST, 4, NULL);
 	assert_true(is_connected(f));
 	assert_non_null(strstr(f->logs, "bad preamble"));
+	fx_free(f);
+}
+
+/* deferred-ack in force: the ACK of a server-opened stream waits for the
+ * stream's first frame; a stream refused at once gets its RST alone, and a
+ * stream with nothing to say is ACKed at the deadline. */
+static void test_loop_deferred_ack(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(5000);
+	take_request(f);
+	const char *ans = "HTTP/1.1 200 Connected to Tunnel\r\nX-Threshold-Features: server-open, half-close, "
+			  "deferred-ack\r\n\r\n";
+	srv_send(f, ans, strlen(ans));
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 1, NULL);
+	expect_frame(f, YAMUX_DATA, 0, 1, "controlHandshake");
+	uint8_t out[512];
+	size_t n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, NULL, 0);
+	n += frame(out + n, YAMUX_DATA, 0, 1, "controlOk", 0);
+	srv_send(f, out, n);
+	assert_true(run_until(f, is_connected));
+	assert_int_equal(client_features(f->c),
+			 CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE | CLIENT_FEAT_DEFERRED_ACK);
+	n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 2, NULL, 0);
+	n += frame(out + n, YAMUX_DATA, 0, 2, "{\"action\":1,\"service\":\"nope\"}\n", 0);
+	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_RST, 2, NULL); /* no ACK first */
+	/* A preamble still incomplete: the stream is accepted and waits; its
+	 * ACK goes when the 20 ms are up. */
+	n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 4, NULL, 0);
+	n += frame(out + n, YAMUX_DATA, 0, 4, "{\"action\":1,", 0);
+	srv_send(f, out, n);
+	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 4, NULL);
+	assert_true(is_connected(f));
 	fx_free(f);
 }
 
@@ -866,6 +905,7 @@ int main(void)
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_loop_connect_go_server),
 		cmocka_unit_test(test_loop_features_and_server_open_reset),
+		cmocka_unit_test(test_loop_deferred_ack),
 		cmocka_unit_test(test_loop_refused_logged),
 		cmocka_unit_test(test_loop_wrong_status_text),
 		cmocka_unit_test(test_loop_bad_handshake),

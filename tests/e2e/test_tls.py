@@ -567,3 +567,40 @@ def test_our_client_to_go_server_emulator_over_tls(h, fx, peer):
     sport, answer = send_hello(int(ports["tunnel0"]))
     assert answer == b"asd"
     assert seen["line"] == f"PROXY TCP4 127.0.0.1 127.0.0.1 {sport} {ports['tunnel0']}\r\n".encode()
+
+
+# ---- a management answer bigger than the socket buffers, read late ----
+
+def test_big_management_answer_to_a_slow_reader(h, fx):
+    """A PUT with 4,000 bad entries gets an error answer of about 330 KiB,
+    written over TLS to a reader with a small receive buffer that starts
+    reading a second late (the server's writes stop half way): the answer
+    arrives whole (status, Content-Length, JSON naming every entry in
+    order), then the server's FIN. (Loopback send buffers grow to a few
+    MiB, so the records the socket cannot take at all are exercised by the
+    TLS unit tests, not here.)"""
+    start_tls_server(h, fx)
+    n = 4000
+    body = json.dumps([{"ClientIdentifier": "TestClient1", "ListenPort": 0, "ListenAddress": "127.0.0.1",
+                        "ListenHostnameGlob": "*", "BackEndService": f"svc{i}", "HaProxyProxyProtocol": False}
+                       for i in range(n)]).encode()
+    ca, cert, key = h.tls
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.load_cert_chain(cert, key)
+    raw = socket.create_connection(("127.0.0.1", h.mgmt_port), timeout=10)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)  # small: the server's writes stop half way
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    s.sendall(b"PUT /tunnels HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    time.sleep(1.0)  # the server has written what fits
+    data = recv_all(s)
+    s.close()
+    head, _, payload = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), head[:200]
+    assert len(payload) > 200_000, len(payload)
+    m = re.search(rb"Content-Length: (\d+)", head)
+    assert m and int(m.group(1)) == len(payload)
+    doc = json.loads(payload)
+    assert doc["field"] == "[0].ListenPort"
+    assert [e["index"] for e in doc["errors"]] == list(range(n))
+    assert all(e["field"] == "ListenPort" for e in doc["errors"])

@@ -46,6 +46,11 @@ int client_main(const char *config_path)
 		return 1;
 	}
 	rc = 1;
+	if (cfg->admin_socket != NULL)
+		log_warnx("AdminUnixSocket \"%s\": this version does not serve the client's admin socket "
+			  "(PUT /liveconfig); nothing listens there. Change tunnels with PUT /tunnels on the "
+			  "server's management API, services in this file (restart to apply).",
+			  cfg->admin_socket);
 	struct loop *l = d.loop;
 	struct client *c = NULL;
 	c = client_new(l, &d.env, cfg);

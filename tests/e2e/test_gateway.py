@@ -8,7 +8,7 @@ import threading
 import time
 
 from backends import Backend, echo, read_proxy_line
-from conftest import ROOT, free_port, wait_for
+from conftest import BIN, ROOT, free_port, wait_for
 
 
 def tunnel(port, client="c1", service="svc", proxy=False):
@@ -225,7 +225,6 @@ def test_dead_peers_are_noticed(h):
 def test_out_of_descriptors_pauses_and_recovers(h):
     """With its descriptors used up the server pauses accepting (it neither
     dies nor spins), and serves again once visitors leave."""
-    from conftest import BIN
     h.server()  # to get ports; replaced below by one with a tiny fd limit
     h.procs[0].stop()
     path = os.path.join(h.tmp, "server-config.json")
@@ -255,3 +254,32 @@ def test_out_of_descriptors_pauses_and_recovers(h):
             s.shutdown(socket.SHUT_WR)
             return recv_all(s) == b"back"
     wait_for(echo_ok, timeout=30, what="service after the pause")
+
+
+def test_admin_socket_setting_is_named_not_served(h):
+    """A later-generation client config with AdminUnixSocket loads and the
+    client works; the log says the admin socket is not served, and nothing
+    is created at (or deleted from) that path."""
+    h.server()
+    be = Backend(echo)
+    sock_path = os.path.join(h.tmp, "admin.sock")
+    with open(sock_path, "w") as f:
+        f.write("not a socket\n")  # the original deleted whatever was there
+    cfg = {"DebugLog": False, "ClientIdentifier": "TestClient1", "ServerAddr": f"127.0.0.1:{h.control_port}",
+           "UseTls": False, "AdminUnixSocket": sock_path,
+           "ServiceToLocalAddrMap": {"echo": f"127.0.0.1:{be.port}"}}
+    path = h.write_json("client-config.json", cfg)
+    cl = h.spawn("client", [BIN, "client", "-c", path])
+    h.wait_connected("TestClient1")
+    wait_for(lambda: "does not serve the client's admin socket" in cl.text(), what="the admin socket warning")
+    with open(sock_path) as f:
+        assert f.read() == "not a socket\n"
+    public = free_port()
+    st, body, _ = h.put_tunnels([{"ClientIdentifier": "TestClient1", "ListenPort": public,
+                                  "ListenAddress": "127.0.0.1", "ListenHostnameGlob": "*",
+                                  "BackEndService": "echo", "HaProxyProxyProtocol": False}])
+    assert st == 200, body
+    with socket.create_connection(("127.0.0.1", public), timeout=10) as s:
+        s.sendall(b"ping")
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all(s) == b"ping"

@@ -567,21 +567,31 @@ static void test_loop_connect_go_server(void **state)
 	fx_free(f);
 }
 
-static void test_loop_features_and_server_open_reset(void **state)
+/* Answers the CONNECT with the given feature list and completes the
+ * controlHandshake: the client is then connected with those features. */
+static void connect_with_features(struct fixture *f, const char *features)
 {
-	(void)state;
-	struct fixture *f = fx_new(5000);
 	take_request(f);
-	const char *ans = "HTTP/1.1 200 Connected to Tunnel\r\nX-Threshold-Features: half-close, Server-Open, x\r\n\r\n";
+	char ans[256];
+	snprintf(ans, sizeof(ans), "HTTP/1.1 200 Connected to Tunnel\r\nX-Threshold-Features: %s\r\n\r\n", features);
 	srv_send(f, ans, strlen(ans));
 	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 1, NULL);
 	expect_frame(f, YAMUX_DATA, 0, 1, "controlHandshake");
-	uint8_t out[512];
+	uint8_t out[64];
 	size_t n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, NULL, 0);
 	n += frame(out + n, YAMUX_DATA, 0, 1, "controlOk", 0);
 	srv_send(f, out, n);
 	assert_true(run_until(f, is_connected));
+}
+
+static void test_loop_features_and_server_open_reset(void **state)
+{
+	(void)state;
+	struct fixture *f = fx_new(5000);
+	connect_with_features(f, "half-close, Server-Open, x");
 	assert_int_equal(client_features(f->c), CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE);
+	uint8_t out[512];
+	size_t n;
 
 	/* server-open without deferred-ack: every SYN is ACKed at once.
 	 * SYN + preamble for an unknown service -> ACK, then RST. */
@@ -610,20 +620,11 @@ static void test_loop_deferred_ack(void **state)
 {
 	(void)state;
 	struct fixture *f = fx_new(5000);
-	take_request(f);
-	const char *ans = "HTTP/1.1 200 Connected to Tunnel\r\nX-Threshold-Features: server-open, half-close, "
-			  "deferred-ack\r\n\r\n";
-	srv_send(f, ans, strlen(ans));
-	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 1, NULL);
-	expect_frame(f, YAMUX_DATA, 0, 1, "controlHandshake");
-	uint8_t out[512];
-	size_t n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, NULL, 0);
-	n += frame(out + n, YAMUX_DATA, 0, 1, "controlOk", 0);
-	srv_send(f, out, n);
-	assert_true(run_until(f, is_connected));
+	connect_with_features(f, "server-open, half-close, deferred-ack");
 	assert_int_equal(client_features(f->c),
 			 CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE | CLIENT_FEAT_DEFERRED_ACK);
-	n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 2, NULL, 0);
+	uint8_t out[512];
+	size_t n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 2, NULL, 0);
 	n += frame(out + n, YAMUX_DATA, 0, 2, "{\"action\":1,\"service\":\"nope\"}\n", 0);
 	srv_send(f, out, n);
 	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_RST, 2, NULL); /* no ACK first */
@@ -832,16 +833,9 @@ static void test_loop_server_open_relay(void **state)
 	struct local lc;
 	local_open(&lc);
 	struct fixture *f = fx_new_svc(5000, lc.port);
-	take_request(f);
-	const char *ans = "HTTP/1.1 200 Connected to Tunnel\r\nX-Threshold-Features: server-open, half-close\r\n\r\n";
-	srv_send(f, ans, strlen(ans));
-	expect_frame(f, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 1, NULL);
-	expect_frame(f, YAMUX_DATA, 0, 1, "controlHandshake");
+	connect_with_features(f, "server-open, half-close");
 	uint8_t out[512];
-	size_t n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_ACK, 1, NULL, 0);
-	n += frame(out + n, YAMUX_DATA, 0, 1, "controlOk", 0);
-	srv_send(f, out, n);
-	assert_true(run_until(f, is_connected));
+	size_t n;
 
 	/* SYN, the preamble and the visitor's first bytes in one frame, then
 	 * more bytes and FIN (the visitor half-closed) before the local dial

@@ -123,6 +123,14 @@ static void handshake(struct pair *p, struct tls_ctx *sctx, struct tls_ctx *cctx
 	assert_true(p->src != -EAGAIN && p->crc != -EAGAIN);
 }
 
+/* A handshake that must succeed both ways. */
+static void handshake_ok(struct pair *p, struct tls_ctx *sctx, struct tls_ctx *cctx)
+{
+	handshake(p, sctx, cctx, "localhost");
+	assert_int_equal(p->crc, 0);
+	assert_int_equal(p->src, 0);
+}
+
 static void pair_free(struct pair *p)
 {
 	transport_free(p->s);
@@ -262,9 +270,7 @@ static void stream_integrity(int iovs)
 {
 	struct tls_ctx *s = server_ctx(dir1, dir1), *c = client_ctx(dir1, dir1, true);
 	struct pair p;
-	handshake(&p, s, c, "localhost");
-	assert_int_equal(p.crc, 0);
-	assert_int_equal(p.src, 0);
+	handshake_ok(&p, s, c);
 	int small = 4096;
 	setsockopt(p.c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	setsockopt(p.s->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
@@ -335,9 +341,7 @@ static void test_read_gathers_records(void **state)
 	(void)state;
 	struct tls_ctx *s = server_ctx(dir1, dir1), *c = client_ctx(dir1, dir1, true);
 	struct pair p;
-	handshake(&p, s, c, "localhost");
-	assert_int_equal(p.crc, 0);
-	assert_int_equal(p.src, 0);
+	handshake_ok(&p, s, c);
 	int big = 1 << 20;
 	setsockopt(p.c->fd, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	size_t total = 100u * 1024;
@@ -371,9 +375,7 @@ static void test_read_error_after_data(void **state)
 	(void)state;
 	struct tls_ctx *s = server_ctx(dir1, dir1), *c = client_ctx(dir1, dir1, true);
 	struct pair p;
-	handshake(&p, s, c, "localhost");
-	assert_int_equal(p.crc, 0);
-	assert_int_equal(p.src, 0);
+	handshake_ok(&p, s, c);
 	uint8_t data[40000], got[65536];
 	memset(data, 'x', sizeof(data));
 	struct iovec iov = {data, sizeof(data)};

@@ -1,4 +1,5 @@
 """The gateway end to end: our server and our client carrying real traffic."""
+import concurrent.futures
 import hashlib
 import os
 import signal
@@ -283,3 +284,39 @@ def test_admin_socket_setting_is_named_not_served(h):
         s.sendall(b"ping")
         s.shutdown(socket.SHUT_WR)
         assert recv_all(s) == b"ping"
+
+
+def test_upload_to_a_silent_service(h):
+    """Upload only: the service reads 32 MiB without answering until the
+    visitor's EOF, then sends its count and digest. The client has nothing
+    to send on the stream meanwhile, yet its deferred ACK must reach the
+    server (it carries the window beyond the first 256 KiB, without which
+    the upload would stop there); four visitors at once, every byte in
+    order."""
+    size = 32 << 20
+
+    def counter(c):
+        d = hashlib.sha256()
+        n = 0
+        while True:
+            b = c.recv(1 << 20)
+            if not b:
+                break
+            n += len(b)
+            d.update(b)
+        c.sendall(f"{n} {d.hexdigest()}".encode())
+
+    be, public, cl = start_gateway(h, handler=counter)
+    wait_for(lambda: "deferred-ack" in cl.text(), what="deferred-ack in force")
+    payload = hashlib.sha256(b"seed").digest() * (size // 32)
+
+    def one(_):
+        with socket.create_connection(("127.0.0.1", public), timeout=30) as s:
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            return recv_all(s)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        answers = list(ex.map(one, range(4)))
+    want = f"{size} {hashlib.sha256(payload).hexdigest()}".encode()
+    assert answers == [want] * 4

@@ -166,7 +166,7 @@ static SSL_CTX *base_ctx(bool server, char *err)
 	 * read syscalls. Buffered records are reported by tls_pending(). */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	/* ... and many records per read: a 16 KiB buffer (the default) means
-	 * one read syscall per record; 64 KiB takes four. The buffer exists
+	 * one read syscall per record; 128 KiB takes eight. The buffer exists
 	 * only while records are in it (SSL_MODE_RELEASE_BUFFERS). */
 	SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
 	return ctx;
@@ -355,9 +355,8 @@ static int out_flush(struct tls_transport *tt, bool keep)
 #define TLS_OUT_BATCH (TLS_BATCH + TLS_OUT_SMALL)
 static int out_reserve(struct tls_transport *tt, size_t len)
 {
+	/* out_flush() resets the offsets when the buffer empties. */
 	size_t held = out_held(tt);
-	if (held == 0)
-		tt->out_off = tt->out_len = 0;
 	if (tt->out_len + len <= tt->out_cap)
 		return 0;
 	if (tt->out_off > 0) {
@@ -370,20 +369,14 @@ static int out_reserve(struct tls_transport *tt, size_t len)
 	size_t cap = held + len <= TLS_OUT_SMALL ? TLS_OUT_SMALL : TLS_OUT_BATCH;
 	while (cap < held + len)
 		cap *= 2;
-	unsigned char *p;
-	if (held == 0) {
-		free(tt->out); /* nothing to keep: no copy */
-		p = malloc(cap);
-	} else {
-		p = realloc(tt->out, cap);
+	if (held == 0) { /* nothing to keep: no copy */
+		free(tt->out);
+		tt->out = NULL;
+		tt->out_cap = 0;
 	}
-	if (p == NULL) {
-		if (held == 0) {
-			tt->out = NULL;
-			tt->out_cap = 0;
-		}
+	unsigned char *p = realloc(tt->out, cap);
+	if (p == NULL)
 		return -1;
-	}
 	tt->out = p;
 	tt->out_cap = cap;
 	return 0;
@@ -477,6 +470,7 @@ static ssize_t tls_read(struct transport *t, void *buf, size_t n)
 		return e;
 	}
 	size_t total = 0;
+	ssize_t ret = 0;
 	while (total < n) {
 		size_t got = 0;
 		errno = 0;
@@ -491,21 +485,22 @@ static ssize_t tls_read(struct transport *t, void *buf, size_t n)
 				break;
 			continue;
 		}
-		int m = map_error(tt, rc);
-		if (total == 0) {
-			if (out_held(tt) > 0)
-				out_flush(tt, false); /* an alert; tls_want() asks for the rest */
-			return m;
-		}
-		/* End of file (0) shows again by itself; errors are kept. */
-		if (m != -EAGAIN && m != 0)
-			tt->read_err = m;
+		ret = map_error(tt, rc);
+		/* After some bytes: end of file (0) shows again by itself,
+		 * errors are kept for the next call. */
+		if (total > 0 && ret != -EAGAIN && ret != 0)
+			tt->read_err = (int)ret;
 		break;
 	}
-	tt->want = 0;
+	if (total > 0) {
+		tt->want = 0;
+		ret = (ssize_t)total;
+	}
+	/* Reading may have produced records (an alert, a KeyUpdate answer);
+	 * what the socket does not take waits for LOOP_WRITE (tls_want). */
 	if (out_held(tt) > 0)
-		out_flush(tt, false); /* e.g. a KeyUpdate answer; the rest waits for LOOP_WRITE */
-	return (ssize_t)total;
+		out_flush(tt, false);
+	return ret;
 }
 
 static ssize_t tls_write_some(struct tls_transport *tt, const void *p, size_t n)
@@ -632,9 +627,9 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 		}
 	}
 	/* The buffer stays while writes come in full batches (bulk); the
-	 * first smaller one gives it back. */
+	 * first smaller one gives it back. Records the socket did not take
+	 * make tls_want() ask for LOOP_WRITE. */
 	out_flush(tt, total >= TLS_BATCH);
-	tt->want = out_held(tt) > 0 ? LOOP_WRITE : 0;
 	return (ssize_t)done;
 }
 

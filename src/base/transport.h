@@ -42,8 +42,9 @@ struct transport {
 
 struct buf;
 /* Sends what t still holds (transport_flush), then writes b's bytes to t
- * until b is empty or t would block, consuming what was written. Returns the bytes written (0 if t took nothing), or a
- * negative errno other than -EAGAIN when t failed. */
+ * until b is empty or t would block, consuming what was written. Returns
+ * the bytes written (0 if t took nothing), or a negative errno other than
+ * -EAGAIN when t failed. */
 ssize_t transport_write_buf(struct transport *t, struct buf *b);
 
 /* A plain TCP transport over fd (takes ownership). NULL on ENOMEM (fd is

@@ -587,8 +587,23 @@ static void pend_destroy(struct pend *p)
 	loop_defer(l, &p->reap, pend_reap, p);
 }
 
-/* Gives up on the stream: RST for server-open streams, FIN for streams we
- * opened (as the original closes them). */
+/* Gives up on the stream (the caller has logged why): RST for server-open
+ * streams, FIN for streams we opened (as the original closes them). */
+static void pend_abandon(struct pend *p)
+{
+	struct csess *ss = p->ss;
+	if (p->s) {
+		if (p->inbound)
+			mux_stream_reset(p->s);
+		else
+			mux_stream_close(p->s);
+	}
+	pend_destroy(p);
+	if (ss->mc)
+		mconn_kick(ss->mc);
+}
+
+/* pend_abandon with a log line saying why. */
 static void pend_fail(struct pend *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void pend_fail(struct pend *p, const char *fmt, ...)
 {
@@ -601,15 +616,7 @@ static void pend_fail(struct pend *p, const char *fmt, ...)
 	char safe[SAFE_NAME_LEN];
 	log_warnx("client [%s]: stream %u (service \"%s\"): %s", ss->cl->cfg->client_id,
 		  p->s ? mux_stream_id(p->s) : 0, safe_name(safe, p->service), why);
-	if (p->s) {
-		if (p->inbound)
-			mux_stream_reset(p->s);
-		else
-			mux_stream_close(p->s);
-	}
-	pend_destroy(p);
-	if (ss->mc)
-		mconn_kick(ss->mc);
+	pend_abandon(p);
 }
 
 static void pend_dial_next(struct pend *p);
@@ -735,13 +742,7 @@ static bool pend_set_service(struct pend *p, const char *name)
 	const struct config_service *cs = config_client_service(cl->cfg, name);
 	if (cs == NULL) {
 		log_unknown_service(cl, name);
-		if (p->s) {
-			if (p->inbound)
-				mux_stream_reset(p->s);
-			else
-				mux_stream_close(p->s);
-		}
-		pend_destroy(p);
+		pend_abandon(p);
 		return false;
 	}
 	p->cs = cs;
@@ -1066,17 +1067,10 @@ static void ctl_reset(struct mstream_handler *h, struct mux_stream *s, int err)
 	/* Otherwise the session itself is closing: on_closed follows. */
 }
 
-static void ctl_writable(struct mstream_handler *h, struct mux_stream *s)
-{
-	(void)h;
-	(void)s;
-}
-
 static const struct mstream_ops ctl_ops = {
 	.data = ctl_data,
 	.fin = ctl_fin,
 	.reset = ctl_reset,
-	.writable = ctl_writable,
 };
 
 /* ---- session callbacks ---- */

@@ -43,7 +43,7 @@ struct mux_stream {
 	struct mux *m;
 	void *udata;
 	struct mux_stream *lnext, *lprev; /* linger or ack list, or dead list (lnext) */
-	uint64_t linger_deadline;	  /* or the deferred ACK's deadline */
+	uint64_t deadline;		  /* when lingering or a deferred ACK ends */
 	uint32_t id;
 	uint32_t send_window;
 	uint32_t recv_window;  /* credit the peer still has */
@@ -253,7 +253,7 @@ static void list_unlink(struct mux_stream **head, struct mux_stream **tail, stru
 static void list_append(struct mux_stream **head, struct mux_stream **tail, struct mux_stream *s,
 			uint64_t deadline)
 {
-	s->linger_deadline = deadline;
+	s->deadline = deadline;
 	s->lprev = *tail;
 	s->lnext = NULL;
 	if (*tail)
@@ -264,7 +264,7 @@ static void list_append(struct mux_stream **head, struct mux_stream **tail, stru
 }
 
 /* Off the linger list or the ack list, whichever it is on. */
-static void linger_unlink(struct mux *m, struct mux_stream *s)
+static void stream_unlist(struct mux *m, struct mux_stream *s)
 {
 	if (s->flags & SF_ACK_DEFERRED) {
 		s->flags &= (uint16_t)~SF_ACK_DEFERRED;
@@ -280,7 +280,7 @@ static void stream_destroy(struct mux *m, struct mux_stream *s)
 {
 	if (s->flags & SF_DEAD)
 		return;
-	linger_unlink(m, s);
+	stream_unlist(m, s);
 	if (s->flags & SF_SYN_SENT)
 		m->syn_inflight--;
 	if (s->flags & SF_UNACCEPTED)
@@ -423,7 +423,7 @@ static void ack_now(struct mux *m, struct mux_stream *s)
 {
 	if (!(s->flags & SF_ACK_DEFERRED))
 		return;
-	linger_unlink(m, s);
+	stream_unlist(m, s);
 	send_window_update(m, s, YAMUX_ACK);
 }
 
@@ -566,12 +566,12 @@ int mux_tick(struct mux *m, uint64_t now_ms)
 			mux_ping(m, now_ms);
 		m->next_ping_at = now_ms + m->cfg.keepalive_ms;
 	}
-	while (m->linger_head != NULL && m->linger_head->linger_deadline <= now_ms) {
+	while (m->linger_head != NULL && m->linger_head->deadline <= now_ms) {
 		struct mux_stream *s = m->linger_head;
 		emit_frame(m, YAMUX_WINDOW_UPDATE, YAMUX_RST, s->id, 0);
 		stream_destroy(m, s);
 	}
-	while (m->ack_head != NULL && m->ack_head->linger_deadline <= now_ms)
+	while (m->ack_head != NULL && m->ack_head->deadline <= now_ms)
 		ack_now(m, m->ack_head);
 	leave(m);
 	return 0;
@@ -590,10 +590,10 @@ int64_t mux_next_timeout(const struct mux *m, uint64_t now_ms)
 		if (dl < at)
 			at = dl;
 	}
-	if (m->linger_head != NULL && m->linger_head->linger_deadline < at)
-		at = m->linger_head->linger_deadline;
-	if (m->ack_head != NULL && m->ack_head->linger_deadline < at)
-		at = m->ack_head->linger_deadline;
+	if (m->linger_head != NULL && m->linger_head->deadline < at)
+		at = m->linger_head->deadline;
+	if (m->ack_head != NULL && m->ack_head->deadline < at)
+		at = m->ack_head->deadline;
 	if (at == UINT64_MAX)
 		return -1;
 	return at <= now_ms ? 0 : (int64_t)(at - now_ms);
@@ -1068,7 +1068,7 @@ int mux_stream_reset(struct mux_stream *s)
 	if (m->closed)
 		return 0;
 	enter(m);
-	linger_unlink(m, s); /* a waiting ACK is moot */
+	stream_unlist(m, s); /* a waiting ACK is moot */
 	emit_frame(m, YAMUX_WINDOW_UPDATE, YAMUX_RST, s->id, 0);
 	if (s->flags & SF_RELEASED)
 		stream_destroy(m, s);

@@ -327,17 +327,10 @@ static void cs_reset(struct mstream_handler *h, struct mux_stream *s, int err)
 		ctl_fail(ctl, "the client reset its control stream");
 }
 
-static void cs_writable(struct mstream_handler *h, struct mux_stream *s)
-{
-	(void)h;
-	(void)s;
-}
-
 static const struct mstream_ops control_stream_ops = {
 	.data = cs_data,
 	.fin = cs_fin,
 	.reset = cs_reset,
-	.writable = cs_writable,
 };
 
 static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, struct mux_stream *s,
@@ -347,27 +340,20 @@ static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, 
 	size_t cap = plen + PROXY_V2_BUF_LEN + v->peek_len;
 	char *prefix = malloc(cap);
 	size_t off = 0;
-	if (prefix == NULL) {
-		mux_stream_reset(s);
-		mux_stream_release(s);
-		visitor_free(v);
-		return;
-	}
+	if (prefix == NULL)
+		goto fail;
 	if (preamble) {
 		memcpy(prefix, preamble, plen);
 		off = plen;
 	}
-	if (v->proxy && v->local.len == 0) {
-		if (sock_local_addr(v->fd, &v->local, NULL) != 0) {
-			free(prefix);
-			mux_stream_reset(s);
-			mux_stream_release(s);
-			visitor_free(v);
-			return;
-		}
-		sock_addr_unmap(&v->local);
-	}
 	if (v->proxy) {
+		/* The address the visitor reached, unless a PROXY header that
+		 * came in already said it. */
+		if (v->local.len == 0) {
+			if (sock_local_addr(v->fd, &v->local, NULL) != 0)
+				goto fail;
+			sock_addr_unmap(&v->local);
+		}
 		ssize_t n;
 		if (v->proxy_version == 2) {
 			struct proxy_v2_tlvs tlvs = {
@@ -381,11 +367,7 @@ static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, 
 		}
 		if (n < 0) {
 			log_warnx("visitor %s: cannot write a PROXY header for %s", v->id, v->peer_str);
-			free(prefix);
-			mux_stream_reset(s);
-			mux_stream_release(s);
-			visitor_free(v);
-			return;
+			goto fail;
 		}
 		off += (size_t)n;
 	}
@@ -417,6 +399,12 @@ static void start_relay(struct server *srv, struct ctl *ctl, struct visitor *v, 
 		relay_read_now(r); /* what the visitor sent already joins the stream's first frames */
 	free(prefix);
 	(void)srv;
+	return;
+fail:
+	free(prefix);
+	mux_stream_reset(s);
+	mux_stream_release(s);
+	visitor_free(v);
 }
 
 static void ctl_stream_open(void *owner, struct mconn *c, struct mux_stream *s)

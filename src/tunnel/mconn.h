@@ -73,7 +73,7 @@ struct mstream_ops {
 	void (*fin)(struct mstream_handler *h, struct mux_stream *s);
 	/* The stream is dead (peer RST or session end). Release it. */
 	void (*reset)(struct mstream_handler *h, struct mux_stream *s, int err);
-	void (*writable)(struct mstream_handler *h, struct mux_stream *s);
+	void (*writable)(struct mstream_handler *h, struct mux_stream *s);    /* optional */
 	void (*established)(struct mstream_handler *h, struct mux_stream *s); /* optional */
 };
 struct mstream_handler {

@@ -58,6 +58,26 @@ def echo(c):
     c.shutdown(socket.SHUT_WR)
 
 
+def recv_all(s, limit=1 << 30):
+    """Reads until EOF (or `limit` bytes); returns what came."""
+    out = bytearray()
+    while len(out) < limit:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        out += d
+    return bytes(out)
+
+
+def drain_until_closed(s):
+    """Reads and drops until the peer closes, by EOF or by reset."""
+    try:
+        while s.recv(65536):
+            pass
+    except ConnectionResetError:
+        pass
+
+
 def read_proxy_line(c):
     """Reads a PROXY v1 line byte by byte; returns (line, rest=b'')."""
     line = b""

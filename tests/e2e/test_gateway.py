@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 
-from backends import Backend, echo, read_proxy_line
+from backends import Backend, drain_until_closed, echo, read_proxy_line, recv_all
 from conftest import BIN, ROOT, free_port, wait_for
 
 
@@ -26,16 +26,6 @@ def start_gateway(h, handler=echo, proxy=False, client_extra=None, server_extra=
     st, body, _ = h.put_tunnels([tunnel(public, proxy=proxy)])
     assert st == 200, body
     return be, public, cl
-
-
-def recv_all(s, limit=1 << 30):
-    out = bytearray()
-    while len(out) < limit:
-        d = s.recv(1 << 20)
-        if not d:
-            break
-        out += d
-    return bytes(out)
 
 
 def test_usage_example_demo():
@@ -145,11 +135,7 @@ def test_client_killed_and_restarted(h):
     assert len(s.recv(1000)) > 0
     cl.kill()
     # The visitor is closed (the socket's 30 s timeout bounds the wait).
-    try:
-        while s.recv(65536):
-            pass
-    except ConnectionResetError:
-        pass
+    drain_until_closed(s)
     s.close()
     wait_for(lambda: h.clients()["c1"]["CurrentState"] in ("ClientClosed", "ClientError"), timeout=40,
              what="client state closed")

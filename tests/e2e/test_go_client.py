@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from backends import Backend, echo, read_proxy_line
+from backends import Backend, echo, read_proxy_line, recv_all
 from conftest import ROOT, free_port, wait_for
 
 PEER = os.path.join(ROOT, "build", "interop", "threshold_peer")
@@ -34,15 +34,6 @@ def go_client(h, services, header="identifier", extra=(), name="goclient"):
 def tunnel(port, service, proxy=False):
     return {"HaProxyProxyProtocol": proxy, "ListenAddress": "127.0.0.1", "ListenHostnameGlob": "*",
             "ListenPort": port, "BackEndService": service, "ClientIdentifier": "c1"}
-
-
-def recv_all(s):
-    out = bytearray()
-    while True:
-        d = s.recv(1 << 20)
-        if not d:
-            return bytes(out)
-        out += d
 
 
 @pytest.mark.parametrize("header", ["identifier", "clientid"])

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from backends import Backend, echo, read_proxy_line
+from backends import Backend, drain_until_closed, echo, read_proxy_line, recv_all
 from conftest import BIN, ROOT, SANITIZED, fd_count, free_port, rss_kib, wait_for
 from pki import Pki, original_fixtures
 
@@ -87,15 +87,6 @@ def send_hello(port):
                 break
             out += d
         return s.getsockname()[1], out
-
-
-def recv_all(s):
-    out = bytearray()
-    while True:
-        d = s.recv(1 << 20)
-        if not d:
-            return bytes(out)
-        out += d
 
 
 def bulk(port, n, size):
@@ -350,11 +341,7 @@ def test_stalled_handshakes_time_out_and_keep_no_fd(h, fx):
              what="three handshake timeouts")
     for s in socks:
         s.settimeout(10)
-        try:
-            while s.recv(65536):
-                pass
-        except ConnectionResetError:
-            pass
+        drain_until_closed(s)
         s.close()
     wait_fds(pid, base)
     assert h.http("GET", "/ping")[0] == 200

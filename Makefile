@@ -11,10 +11,14 @@ GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2 -Wvla -Wundef -Wcast-align -Wnull-dereference \
-           -Wno-unused-parameter
-BASEFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) -Isrc -MMD -MP \
+           -Wconversion -Wsign-conversion -Wwrite-strings -Wmissing-declarations
+# A public daemon: fortified libc calls, stack canaries, a position-independent
+# executable with read-only relocations bound at start.
+HARDEN  := -fstack-protector-strong -fPIE
+HARDEN_LD := -pie -Wl,-z,relro,-z,now
+BASEFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(HARDEN) -Isrc -MMD -MP \
            -DTHRESHOLD_VERSION='"$(VERSION)"' -DTHRESHOLD_GITREV='"$(GITREV)"'
-REL_CFLAGS  := $(BASEFLAGS) -O2 -g
+REL_CFLAGS  := $(BASEFLAGS) -O2 -g -D_FORTIFY_SOURCE=2
 ASAN_CFLAGS := $(BASEFLAGS) -O1 -g -fno-omit-frame-pointer \
                -fsanitize=address,undefined -fno-sanitize-recover=all
 LIBS    := -lssl -lcrypto -ljansson
@@ -52,19 +56,19 @@ build/$(1)/obj/main.o: src/main.c build/gitrev.stamp | deps
 	@mkdir -p $$(@D)
 	$$(CC) $(2) -c $$< -o $$@
 build/$(1)/threshold: build/$(1)/obj/main.o build/$(1)/libthreshold.a
-	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
+	$$(CC) $(2) $(HARDEN_LD) -o $$@ $$^ $$(LIBS)
 build/$(1)/tests/%: tests/unit/%.c build/$(1)/libthreshold.a | deps-check
 	@mkdir -p $$(@D)
-	$$(CC) $(2) -Wno-missing-prototypes -o $$@ $$< build/$(1)/libthreshold.a $$(LIBS) -lcmocka
+	$$(CC) $(2) $(HARDEN_LD) -Wno-missing-prototypes -Wno-missing-declarations -o $$@ $$< build/$(1)/libthreshold.a $$(LIBS) -lcmocka
 build/$(1)/fuzz/%: fuzz/%.c fuzz/replay.c build/$(1)/libthreshold.a | deps-check
 	@mkdir -p $$(@D)
-	$$(CC) $(2) -Wno-missing-prototypes -o $$@ $$< fuzz/replay.c build/$(1)/libthreshold.a $$(LIBS)
+	$$(CC) $(2) $(HARDEN_LD) -Wno-missing-prototypes -Wno-missing-declarations -o $$@ $$< fuzz/replay.c build/$(1)/libthreshold.a $$(LIBS)
 build/$(1)/tools/%: tests/interop/%.c build/$(1)/libthreshold.a | deps
 	@mkdir -p $$(@D)
-	$$(CC) $(2) -o $$@ $$< build/$(1)/libthreshold.a $$(LIBS) -lcrypto
+	$$(CC) $(2) $(HARDEN_LD) -o $$@ $$< build/$(1)/libthreshold.a $$(LIBS) -lcrypto
 build/$(1)/tools/%: bench/%.c build/$(1)/libthreshold.a | deps
 	@mkdir -p $$(@D)
-	$$(CC) $(2) -o $$@ $$< build/$(1)/libthreshold.a $$(LIBS)
+	$$(CC) $(2) $(HARDEN_LD) -o $$@ $$< build/$(1)/libthreshold.a $$(LIBS)
 $(1)-all: build/$(1)/threshold \
 	$$(patsubst tests/unit/%.c,build/$(1)/tests/%,$$(UNIT_SRC)) \
 	$$(patsubst fuzz/%.c,build/$(1)/fuzz/%,$$(FUZZ_SRC)) \

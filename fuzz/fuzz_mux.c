@@ -366,6 +366,7 @@ static void cb_closed(void *ctx, int err)
 
 static void cb_pong(void *ctx, uint32_t rtt)
 {
+	(void)rtt;
 	struct app *a = ctx;
 	chaos(a, NULL);
 }

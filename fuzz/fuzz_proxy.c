@@ -224,7 +224,7 @@ static void v2_write_and_reparse(const struct sockaddr_storage *src,
 	CHECK(uid_len == 0 || memcmp(h.unique_id.p, uid, uid_len) == 0);
 	/* The CRC catches any flipped byte but its own TLV's type byte. */
 	size_t crc_type_at =
-		PROXY_V2_HDR_LEN + (h.family == AF_INET6 ? 36 : 12) + (auth_len ? 3 + auth_len : 0);
+		PROXY_V2_HDR_LEN + (h.family == AF_INET6 ? 36u : 12u) + (auth_len ? 3 + auth_len : 0);
 	CHECK(out[crc_type_at] == PP2_TYPE_CRC32C);
 	size_t at = PROXY_V2_HDR_LEN + (size_t)(uid_len + auth_len) % ((size_t)n - PROXY_V2_HDR_LEN);
 	out[at] ^= 0x01;

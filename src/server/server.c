@@ -1483,7 +1483,7 @@ struct server *server_new(struct loop *l, struct mconn_env *env, const struct co
 	 * go to backends as the PROXY v2 unique id). */
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	srv->boot_id = (uint32_t)(ts.tv_sec ^ ((uint64_t)ts.tv_nsec << 7) ^ ((uint32_t)getpid() << 16));
+	srv->boot_id = (uint32_t)((uint64_t)ts.tv_sec ^ ((uint64_t)ts.tv_nsec << 7) ^ ((uint32_t)getpid() << 16));
 	return srv;
 }
 

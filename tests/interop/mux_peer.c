@@ -1139,6 +1139,7 @@ static void on_socket(struct loop *l, int fd, uint32_t events, void *udata)
 
 static void on_mux_timer(struct loop *l, struct loop_timer *t, void *udata)
 {
+	(void)t;
 	struct peer *p = udata;
 	int r = mux_tick(p->m, loop_now_ms(l));
 	if (r < 0)
@@ -1147,6 +1148,8 @@ static void on_mux_timer(struct loop *l, struct loop_timer *t, void *udata)
 
 static void on_deadline(struct loop *l, struct loop_timer *t, void *udata)
 {
+	(void)l;
+	(void)t;
 	struct peer *p = udata;
 	fail(p, "timeout after %" PRIu64 " ms", p->timeout_ms);
 }
@@ -1234,6 +1237,7 @@ static void start_session(struct peer *p)
 
 static void on_connected(struct loop *l, int fd, uint32_t events, void *udata)
 {
+	(void)events;
 	struct peer *p = udata;
 	char err[SOCK_ERRLEN];
 	int r = sock_get_error(fd, err);
@@ -1245,6 +1249,7 @@ static void on_connected(struct loop *l, int fd, uint32_t events, void *udata)
 
 static void on_accept(struct loop *l, int fd, uint32_t events, void *udata)
 {
+	(void)events;
 	struct peer *p = udata;
 	char err[SOCK_ERRLEN];
 	int c = sock_accept(fd, NULL, err);

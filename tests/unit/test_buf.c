@@ -276,7 +276,7 @@ static void test_writev_fd(void **state)
 	int fds[2], sv[2];
 	char rd[16];
 	struct iovec iov[3] = {
-		{ "hdr:", 4 }, { "pay", 3 }, { "load", 4 },
+		{ (char *)"hdr:", 4 }, { (char *)"pay", 3 }, { (char *)"load", 4 },
 	};
 
 	/* A pipe is not a socket: falls back to writev. */

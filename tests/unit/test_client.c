@@ -373,8 +373,8 @@ static struct fixture *fx_new_svc(uint32_t connect_timeout_ms, uint16_t svc_port
 	f->l = loop_new();
 	assert_non_null(f->l);
 	assert_int_equal(mconn_env_init(&f->env, f->l), 0);
-	f->cfg.client_id = "c1";
-	f->cfg.server_host = "127.0.0.1";
+	f->cfg.client_id = (char *)"c1";
+	f->cfg.server_host = (char *)"127.0.0.1";
 	f->cfg.server_port = f->port;
 	f->cfg.retry_cap_ms = 60000;
 	f->cfg.keepalive_ms = 30000;
@@ -383,8 +383,8 @@ static struct fixture *fx_new_svc(uint32_t connect_timeout_ms, uint16_t svc_port
 	f->cfg.dial_timeout_ms = 1000;
 	f->cfg.recv_window = 1024 * 1024;
 	if (svc_port) {
-		f->svc[0].name = "svc";
-		f->svc[0].host = "127.0.0.1";
+		f->svc[0].name = (char *)"svc";
+		f->svc[0].host = (char *)"127.0.0.1";
 		f->svc[0].port = svc_port;
 		f->cfg.services = f->svc;
 		f->cfg.n_services = 1;

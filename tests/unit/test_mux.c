@@ -2218,18 +2218,21 @@ static void test_release_inside_callbacks(void **state)
 
 static void hook_goaway_on(struct harness *h, int kind, struct srec *r)
 {
+	(void)r;
 	if (kind == h->hook_state && !mux_is_closed(h->m))
 		assert_int_equal(mux_go_away(h->m, MUX_GOAWAY_PROTO_ERR), 0);
 }
 
 static void hook_goaway0_on_open(struct harness *h, int kind, struct srec *r)
 {
+	(void)r;
 	if (kind == EV_OPEN)
 		assert_int_equal(mux_go_away(h->m, MUX_GOAWAY_NORMAL), 0);
 }
 
 static void hook_close_on_data(struct harness *h, int kind, struct srec *r)
 {
+	(void)r;
 	if (kind == EV_DATA)
 		mux_close(h->m, MUX_E_EOF);
 }

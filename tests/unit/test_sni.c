@@ -526,7 +526,7 @@ static size_t length_fields(const uint8_t *h, size_t n, struct lenfield *f)
 	f[k++] = (struct lenfield){ "session_id length", o, 1 };
 	o += 1 + h[o];
 	f[k++] = (struct lenfield){ "cipher_suites length", o, 2 };
-	o += 2 + (h[o] << 8 | h[o + 1]);
+	o += 2 + (size_t)(h[o] << 8 | h[o + 1]);
 	f[k++] = (struct lenfield){ "compression_methods length", o, 1 };
 	o += 1 + h[o];
 	f[k++] = (struct lenfield){ "extensions length", o, 2 };

@@ -11,11 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
+static uint64_t default_now_ms(void);
+
 static struct {
 	enum log_level min_level;
 	log_sink_fn sink; /* NULL: stderr */
 	void *sink_udata;
-} log_state = { LOG_LEVEL_INFO, NULL, NULL };
+	uint64_t (*now_ms)(void);
+} log_state = { LOG_LEVEL_INFO, NULL, NULL, default_now_ms };
 
 /* "2024-05-01T12:34:56.789Z " + "LEVEL " */
 #define LOG_TS_LEN 25
@@ -180,3 +183,117 @@ LOG_DEFINE(log_warn, LOG_LEVEL_WARN, true)
 LOG_DEFINE(log_warnx, LOG_LEVEL_WARN, false)
 LOG_DEFINE(log_error, LOG_LEVEL_ERROR, true)
 LOG_DEFINE(log_errorx, LOG_LEVEL_ERROR, false)
+
+/* ---- rate limits ---- */
+
+static uint64_t default_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void log_set_clock(uint64_t (*now_ms)(void))
+{
+	log_state.now_ms = now_ms ? now_ms : default_now_ms;
+}
+
+void log_limit_init(struct log_limit *lim, const char *kind, unsigned burst, uint32_t interval_ms)
+{
+	memset(lim, 0, sizeof(*lim));
+	lim->kind = kind;
+	lim->burst = burst;
+	lim->interval_ms = interval_ms;
+}
+
+void log_limit_flush(struct log_limit *lim)
+{
+	if (lim->suppressed == 0)
+		return;
+	log_msg(lim->level, "%s: %llu similar lines suppressed", lim->kind ? lim->kind : "log",
+		(unsigned long long)lim->suppressed);
+	lim->suppressed = 0;
+}
+
+bool log_limited(struct log_limit *lim, enum log_level level, const char *fmt, ...)
+{
+	if (!log_enabled(level))
+		return false;
+	uint64_t now = log_state.now_ms();
+	if (lim->in_window == 0 || now - lim->window_start_ms >= lim->interval_ms) {
+		lim->window_start_ms = now;
+		lim->in_window = 0;
+	}
+	if (lim->in_window >= lim->burst) {
+		lim->suppressed++;
+		lim->total_suppressed++;
+		lim->level = level;
+		return false;
+	}
+	lim->in_window++;
+	int saved_errno = errno;
+	log_limit_flush(lim);
+	errno = saved_errno;
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, false, fmt, ap);
+	va_end(ap);
+	return true;
+}
+
+/* ---- escaping ---- */
+
+/* The escaped form of one byte into tmp; returns its length (1, 2 or 4). */
+static size_t escape_byte(unsigned char c, char tmp[4])
+{
+	static const char hex[] = "0123456789abcdef";
+	if (c == '\\') {
+		tmp[0] = tmp[1] = '\\';
+		return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		tmp[0] = (char)c;
+		return 1;
+	}
+	tmp[0] = '\\';
+	tmp[1] = 'x';
+	tmp[2] = hex[c >> 4];
+	tmp[3] = hex[c & 15];
+	return 4;
+}
+
+const char *log_escape(char *out, size_t cap, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	char tmp[4];
+	if (cap < 4) {
+		if (cap)
+			out[0] = '\0';
+		return out;
+	}
+	size_t room = cap - 1, total = 0, o = 0;
+	for (size_t i = 0; i < n && total <= room; i++)
+		total += escape_byte(s[i], tmp);
+	/* When it does not all fit, "..." takes the last three places. */
+	size_t limit = total <= room ? room : room - 3;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = escape_byte(s[i], tmp);
+		if (o + k > limit)
+			break;
+		memcpy(out + o, tmp, k);
+		o += k;
+	}
+	if (total > room) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+const char *log_escape_str(char *out, size_t cap, const char *s)
+{
+	if (s == NULL)
+		s = "(null)";
+	return log_escape(out, cap, s, strlen(s));
+}

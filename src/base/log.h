@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Names avoid syslog.h's LOG_DEBUG/LOG_INFO macros. */
 enum log_level {
@@ -77,5 +78,53 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_errorx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Rate limit for one kind of line, so that a peer cannot flood the log:
+ * at most `burst` records of the kind per `interval_ms`; the others are
+ * counted, not written. The first record of the kind that passes again
+ * (or log_limit_flush, for a caller with a periodic timer) is preceded by
+ *     "<kind>: N similar lines suppressed"
+ * at the same level. Embed one struct per kind in its owner (no statics);
+ * LOG_LIMIT_INIT gives the defaults (10 records per second). `suppressed`
+ * is what has not been reported yet, `total_suppressed` counts for ever.
+ */
+struct log_limit {
+	const char *kind;
+	unsigned burst;
+	uint32_t interval_ms;
+	uint64_t window_start_ms; /* private */
+	unsigned in_window;	  /* private */
+	enum log_level level;	  /* private: of the suppressed records */
+	uint64_t suppressed;
+	uint64_t total_suppressed;
+};
+#define LOG_LIMIT_BURST 10
+#define LOG_LIMIT_INTERVAL_MS 1000
+#define LOG_LIMIT_INIT(kind_) \
+	{ .kind = (kind_), .burst = LOG_LIMIT_BURST, .interval_ms = LOG_LIMIT_INTERVAL_MS }
+void log_limit_init(struct log_limit *lim, const char *kind, unsigned burst, uint32_t interval_ms);
+
+/* Logs like log_msg when `lim` lets the record through; returns whether it
+ * did. A record below the minimum level is neither written nor counted. */
+bool log_limited(struct log_limit *lim, enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Writes the pending "N similar lines suppressed" line, if any. */
+void log_limit_flush(struct log_limit *lim);
+
+/* The clock the limits use (CLOCK_MONOTONIC, ms); tests may replace it.
+ * NULL restores the default. */
+void log_set_clock(uint64_t (*now_ms)(void));
+
+/*
+ * Bytes from a peer made safe for a log line: printable ASCII (0x20-0x7e)
+ * is copied, a backslash is doubled, every other byte (control characters,
+ * DEL, bytes >= 0x80) becomes \xNN, so no peer can forge a line break or a
+ * terminal escape. The result is NUL-terminated and, when it does not fit
+ * `cap` (at least 4), cut and ended with "...". Returns `out`. Pure.
+ */
+const char *log_escape(char *out, size_t cap, const void *p, size_t n);
+/* The same for a NUL-terminated string (NULL gives "(null)"). */
+const char *log_escape_str(char *out, size_t cap, const char *s);
 
 #endif

@@ -170,6 +170,101 @@ static void test_sink_reset(void **state)
 	assert_int_equal(c->count, 1);
 }
 
+static uint64_t fake_ms;
+static uint64_t fake_now(void)
+{
+	return fake_ms;
+}
+
+static void test_limit_burst_then_summary(void **state)
+{
+	struct capture *c = *state;
+	struct log_limit lim = LOG_LIMIT_INIT("unexpected stream");
+	fake_ms = 5000;
+	log_set_clock(fake_now);
+	int passed = 0;
+	for (int i = 0; i < 1000; i++)
+		passed += log_limited(&lim, LOG_LEVEL_WARN, "stream %d", i);
+	assert_int_equal(passed, LOG_LIMIT_BURST);
+	assert_int_equal(c->count, LOG_LIMIT_BURST);
+	assert_string_equal(c->msg, "stream 9");
+	assert_int_equal(lim.suppressed, 990);
+	/* Still inside the window: nothing more is written. */
+	fake_ms += LOG_LIMIT_INTERVAL_MS - 1;
+	assert_false(log_limited(&lim, LOG_LEVEL_WARN, "stream x"));
+	assert_int_equal(c->count, LOG_LIMIT_BURST);
+	/* A new window: the summary line first, then the record. */
+	fake_ms += 1;
+	assert_true(log_limited(&lim, LOG_LEVEL_WARN, "stream y"));
+	assert_int_equal(c->count, LOG_LIMIT_BURST + 2);
+	assert_string_equal(c->msg, "stream y");
+	assert_int_equal(lim.suppressed, 0);
+	assert_int_equal(lim.total_suppressed, 991);
+	log_set_clock(NULL);
+}
+
+static void test_limit_flush_and_level(void **state)
+{
+	struct capture *c = *state;
+	struct log_limit lim;
+	log_limit_init(&lim, "peek timeout", 1, 60000);
+	fake_ms = 1;
+	log_set_clock(fake_now);
+	assert_true(log_limited(&lim, LOG_LEVEL_INFO, "one"));
+	assert_false(log_limited(&lim, LOG_LEVEL_INFO, "two"));
+	assert_false(log_limited(&lim, LOG_LEVEL_INFO, "three"));
+	assert_int_equal(c->count, 1);
+	log_limit_flush(&lim);
+	assert_int_equal(c->count, 2);
+	assert_int_equal(c->level, LOG_LEVEL_INFO);
+	assert_string_equal(c->msg, "peek timeout: 2 similar lines suppressed");
+	log_limit_flush(&lim); /* nothing pending: nothing written */
+	assert_int_equal(c->count, 2);
+	/* Below the minimum level: neither written nor counted. */
+	log_set_level(LOG_LEVEL_WARN);
+	assert_false(log_limited(&lim, LOG_LEVEL_INFO, "quiet"));
+	assert_int_equal(lim.suppressed, 0);
+	log_set_clock(NULL);
+}
+
+static void test_escape(void **state)
+{
+	(void)state;
+	char out[64];
+	/* A forged log line: CR LF, an ANSI escape, a backslash, UTF-8. */
+	const char evil[] = "a\r\n2024-01-01T00:00:00.000Z ERROR x\x1b[31m\\\xc3\xa9\x7f";
+	log_escape(out, sizeof(out), evil, sizeof(evil) - 1);
+	assert_string_equal(out, "a\\x0d\\x0a2024-01-01T00:00:00.000Z ERROR x\\x1b[31m\\\\\\xc3\\xa9\\x7f");
+	char small[40];
+	log_escape(small, sizeof(small), evil, sizeof(evil) - 1);
+	assert_string_equal(small, "a\\x0d\\x0a2024-01-01T00:00:00.000Z ER...");
+	log_escape(out, sizeof(out), "plain id-1.ok", 13);
+	assert_string_equal(out, "plain id-1.ok");
+	log_escape(out, sizeof(out), "nul\0byte", 8);
+	assert_string_equal(out, "nul\\x00byte");
+	log_escape_str(out, sizeof(out), NULL);
+	assert_string_equal(out, "(null)");
+}
+
+static void test_escape_cut_exactly(void **state)
+{
+	(void)state;
+	char out[8];
+	log_escape(out, sizeof(out), "1234567", 7); /* fits exactly: 7 + NUL */
+	assert_string_equal(out, "1234567");
+	log_escape(out, sizeof(out), "12345678", 8);
+	assert_string_equal(out, "1234...");
+	log_escape(out, sizeof(out), "123\x01", 4); /* "123\x01" needs 7 */
+	assert_string_equal(out, "123\\x01");
+	log_escape(out, sizeof(out), "1234\x01", 5);
+	assert_string_equal(out, "1234...");
+	char tiny[4];
+	log_escape(tiny, sizeof(tiny), "abcdef", 6);
+	assert_string_equal(tiny, "...");
+	log_escape(tiny, sizeof(tiny), "abc", 3);
+	assert_string_equal(tiny, "abc");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +275,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_level_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sink_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_burst_then_summary, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limit_flush_and_level, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_escape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_escape_cut_exactly, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

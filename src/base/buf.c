@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/budget.h"
 #include "base/util.h"
 
 void buf_init(struct buf *b, size_t cap)
@@ -22,10 +23,13 @@ void buf_init(struct buf *b, size_t cap)
 	b->head = 0;
 	b->len = 0;
 	b->cap = cap;
+	b->acct = NULL;
 }
 
 static void release(struct buf *b)
 {
+	if (b->data != NULL)
+		budget_release(b->acct, b->size);
 	free(b->data);
 	b->data = NULL;
 	b->size = 0;
@@ -55,6 +59,14 @@ void buf_free(struct buf *b)
 	free(b);
 }
 
+int buf_set_acct(struct buf *b, struct budget_acct *a)
+{
+	if (b->data != NULL)
+		return -EBUSY;
+	b->acct = a;
+	return 0;
+}
+
 int buf_set_cap(struct buf *b, size_t cap)
 {
 	if (cap < b->len)
@@ -73,9 +85,16 @@ static size_t tail_off(const struct buf *b)
 /* Move the readable bytes to the start of a new array of nsize bytes. */
 static int relocate(struct buf *b, size_t nsize)
 {
+	/* The budget is charged for the growth only: the old storage is freed
+	 * right after the copy. */
+	size_t grow = nsize > b->size ? nsize - b->size : 0;
+	if (budget_charge(b->acct, grow) < 0)
+		return -ENOBUFS;
 	char *n = malloc(nsize);
-	if (n == NULL)
+	if (n == NULL) {
+		budget_release(b->acct, grow);
 		return -ENOMEM;
+	}
 	if (b->data != NULL) {
 		struct iovec iov[2];
 		int cnt = buf_peekv(b, iov);
@@ -85,6 +104,8 @@ static int relocate(struct buf *b, size_t nsize)
 			off += iov[i].iov_len;
 		}
 		free(b->data);
+		if (b->size > nsize)
+			budget_release(b->acct, b->size - nsize);
 	}
 	b->data = n;
 	b->size = nsize;
@@ -94,7 +115,8 @@ static int relocate(struct buf *b, size_t nsize)
 
 /*
  * Make at least `want` bytes free (want <= cap - len), growing by doubling.
- * Returns 0 or -ENOMEM (the buffer is unchanged then).
+ * Returns 0, -ENOBUFS (the budget refused) or -ENOMEM (the buffer is
+ * unchanged then).
  */
 static int ensure_free(struct buf *b, size_t want)
 {
@@ -193,8 +215,9 @@ char *buf_reserve(struct buf *b, size_t want, size_t *avail)
 	if (want == 0)
 		want = 1;
 	want = MIN(want, space);
-	if (ensure_free(b, want) < 0) {
-		errno = ENOMEM;
+	int rc = ensure_free(b, want);
+	if (rc < 0) {
+		errno = -rc;
 		return NULL;
 	}
 	if (b->len == 0)
@@ -203,8 +226,9 @@ char *buf_reserve(struct buf *b, size_t want, size_t *avail)
 	free_spans(b, iov);
 	if (iov[0].iov_len < want) {
 		/* Free space is split by the wrap: re-lay the ring linearly. */
-		if (relocate(b, b->size) < 0) {
-			errno = ENOMEM;
+		rc = relocate(b, b->size);
+		if (rc < 0) {
+			errno = -rc;
 			return NULL;
 		}
 		free_spans(b, iov);
@@ -227,8 +251,9 @@ ssize_t buf_read_fd(struct buf *b, int fd, size_t max)
 		return -ENOBUFS;
 	if (max == 0 || max > space)
 		max = space;
-	if (ensure_free(b, MIN(max, (size_t)BUF_READ_CHUNK)) < 0)
-		return -ENOMEM;
+	int rc = ensure_free(b, MIN(max, (size_t)BUF_READ_CHUNK));
+	if (rc < 0)
+		return rc;
 	if (b->len == 0)
 		b->head = 0;
 

@@ -18,6 +18,11 @@
  * number of times per fill to the cap). buf_reserve may also copy once to make
  * its span contiguous (it prefers the tail when it is long enough).
  *
+ * Budget: a buffer given an account (buf_set_acct) charges its storage to
+ * it before allocating and gives it back when it frees (base/budget.h). A
+ * charge the budget refuses makes the buffer behave as full: -ENOBUFS, as at
+ * the cap, which is where the owner's backpressure starts.
+ *
  * struct buf is public so it can be embedded in a connection (no extra
  * allocation); its fields are private: use the functions.
  */
@@ -28,6 +33,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+
+struct budget_acct;
 
 /* First allocation size unless the cap or the first write says otherwise. */
 #define BUF_MIN_ALLOC 4096
@@ -40,6 +47,7 @@ struct buf {
 	size_t head; /* private: offset of the first readable byte */
 	size_t len;  /* private: readable bytes */
 	size_t cap;  /* private: most bytes the buffer may hold */
+	struct budget_acct *acct; /* private: charged for storage, or NULL */
 };
 
 /* Initialise an embedded buffer holding at most `cap` bytes (cap > 0). */
@@ -60,6 +68,10 @@ static inline bool buf_full(const struct buf *b) { return b->len >= b->cap; }
 /* Whether storage is currently held (false when idle). */
 static inline bool buf_allocated(const struct buf *b) { return b->data != NULL; }
 
+/* Charge the storage to `a` from now on (NULL: to nobody). Only while the
+ * buffer holds no storage (buf_allocated() is false); returns -EBUSY else. */
+int buf_set_acct(struct buf *b, struct budget_acct *a);
+
 /*
  * Change the cap. Shrinking below the current length is refused (-EINVAL);
  * storage larger than the new cap is kept until it is released.
@@ -68,7 +80,7 @@ int buf_set_cap(struct buf *b, size_t cap);
 
 /*
  * Append a copy of data[0, n). All or nothing: returns 0, -ENOBUFS when the
- * cap does not allow n more bytes, or -ENOMEM.
+ * cap (or the budget) does not allow n more bytes, or -ENOMEM.
  */
 int buf_append(struct buf *b, const void *data, size_t n);
 
@@ -93,7 +105,8 @@ void buf_consume(struct buf *b, size_t n);
  * Zero-copy producer: returns one contiguous writable span of at least
  * min(want, space) bytes right after the readable bytes (allocating, growing
  * or re-laying the ring as needed) and sets *avail to its size, which may exceed want. NULL with
- * *avail 0 when the buffer is full, or on allocation failure (errno ENOMEM).
+ * *avail 0 when the buffer is full, or when the storage cannot be had
+ * (errno ENOBUFS: the budget refused; ENOMEM: allocation failed).
  * Follow with buf_commit(b, n), n <= *avail; buf_commit(b, 0) gives storage
  * back if the buffer is still empty.
  */
@@ -104,7 +117,8 @@ void buf_commit(struct buf *b, size_t n);
  * Read from fd into the free space (readv over up to two spans), at most
  * `max` bytes (0: as many as fit; storage grows by BUF_READ_CHUNK steps).
  * Returns bytes read (> 0), 0 at end of file, -EAGAIN when nothing is ready,
- * -ENOBUFS when the buffer is full (nothing read), or another -errno.
+ * -ENOBUFS when the buffer is full or the budget refuses its growth (nothing
+ * read), or another -errno.
  * EINTR is retried. Storage is released again if nothing was read.
  */
 ssize_t buf_read_fd(struct buf *b, int fd, size_t max);

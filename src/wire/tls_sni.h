@@ -59,16 +59,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Largest ClientHello body (the handshake length field), as OpenSSL's limit. */
-#define SNI_HELLO_MAX 16384
+/*
+ * Largest ClientHello body (the handshake length field). Hellos grow with
+ * post-quantum key shares (X25519MLKEM768 alone is 1.2 KiB) and padding;
+ * 64 KiB leaves room for what clients send while bounding the peek.
+ */
+#define SNI_HELLO_MAX 65536
 /* Largest record length accepted (TLSCiphertext's 2^14 + 2048). */
 #define SNI_RECORD_MAX (16384 + 2048)
 /*
  * Most bytes the records carrying one ClientHello may take, record headers
- * included: a largest hello in one record, plus room for fragmentation.
- * A peek buffer of this size never gets SNI_NEED_MORE for want of space.
+ * included: a largest hello (65,540 bytes with its header, at least five
+ * records) plus 4 KiB for record headers of a fragmented one. A peek
+ * buffer of this size never gets SNI_NEED_MORE for want of space.
  */
-#define SNI_SPAN_MAX 20480
+#define SNI_SPAN_MAX 69632
 /* Longest host name (RFC 1035), and a buffer holding it with its NUL. */
 #define SNI_NAME_MAX 253
 #define SNI_NAME_BUF (SNI_NAME_MAX + 1)

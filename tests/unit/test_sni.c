@@ -615,8 +615,10 @@ static void test_early_errors(void **state)
 	assert_int_equal(parse(h, 6, &info), SNI_MALFORMED);
 
 	memcpy(h, hello_openssl, sizeof(h));
-	h[6] = 0x00, h[7] = 0x40, h[8] = 0x01; /* handshake length 16385 */
+	h[6] = 0x01, h[7] = 0x00, h[8] = 0x01; /* handshake length 65537 */
 	assert_int_equal(parse(h, 9, &info), SNI_TOO_LARGE);
+	h[6] = 0x01, h[7] = 0x00, h[8] = 0x00; /* 65536: allowed, needs more */
+	assert_int_equal(parse(h, 9, &info), SNI_NEED_MORE);
 	h[6] = 0xff;
 	assert_int_equal(parse(h, 9, &info), SNI_TOO_LARGE);
 
@@ -862,37 +864,53 @@ static size_t padded_hello(uint8_t *out, size_t body, const char *name)
 	return n;
 }
 
+/* Cuts every `step` bytes of an mlen-byte handshake message; returns the count. */
+static size_t even_cuts(size_t *cuts, size_t mlen, size_t step)
+{
+	size_t k = 0;
+	for (size_t at = step; at < mlen; at += step)
+		cuts[k++] = at;
+	return k;
+}
+
 static void test_limits(void **state)
 {
 	(void)state;
 	uint8_t *h = malloc(SNI_HELLO_MAX + 100);
 	uint8_t *f = malloc(8 * (SNI_HELLO_MAX + 100));
+	size_t *cuts = calloc(SNI_HELLO_MAX + 100, sizeof(*cuts));
 
-	/* The largest hello, in one record of 16388 bytes (within 18432). */
+	/* The largest hello (64 KiB body) in records of 2^14: 4 full records
+	 * and one of 4 bytes, 65,565 bytes in all (within SNI_SPAN_MAX). */
 	size_t n = padded_hello(h, SNI_HELLO_MAX, "max.example.com");
-	expect("largest hello", h, n, SNI_OK, n, "max.example.com");
-	/* ... and in two records of at most 2^14. */
-	size_t cut = 16384;
-	size_t m = reframe(h, n, &cut, 1, 0x0301, f);
-	expect("largest hello, 2 records", f, m, SNI_OK, m, "max.example.com");
+	size_t nc = even_cuts(cuts, n - 5, 16384);
+	assert_int_equal(nc, 4);
+	size_t m = reframe(h, n, cuts, nc, 0x0303, f);
+	assert_int_equal(m, 65540 + 5 * 5);
+	expect("largest hello, 2^14 records", f, m, SNI_OK, m, "max.example.com");
+	/* ... and in 1 KiB records: 65 records. */
+	nc = even_cuts(cuts, n - 5, 1024);
+	m = reframe(h, n, cuts, nc, 0x0301, f);
+	expect("largest hello, 1 KiB records", f, m, SNI_OK, m, "max.example.com");
 	/* One byte more: too large, from the handshake header on. */
 	n = padded_hello(h, SNI_HELLO_MAX + 1, "max.example.com");
-	expect("hello over the cap", h, n, SNI_TOO_LARGE, 0, "");
-	expect("hello over the cap, header only", h, 9, SNI_TOO_LARGE, 0, "");
+	nc = even_cuts(cuts, n - 5, 16384);
+	m = reframe(h, n, cuts, nc, 0x0301, f);
+	expect("hello over the cap", f, m, SNI_TOO_LARGE, 0, "");
+	expect("hello over the cap, header only", f, 9, SNI_TOO_LARGE, 0, "");
 
 	/*
-	 * Span cap: a 4000-byte hello in 1-byte records takes 24000 bytes.
+	 * Span cap: a 12,000-byte hello in 1-byte records takes 72,000 bytes.
 	 * Record k (from 0) would end at 6k + 6: the first past SNI_SPAN_MAX
 	 * is refused as soon as it is clear that it cannot fit.
 	 */
-	n = padded_hello(h, 4000 - 4, "frag.example.com");
+	n = padded_hello(h, 12000 - 4, "frag.example.com");
 	size_t mlen = n - 5;
-	size_t *cuts = calloc(mlen, sizeof(*cuts));
 	for (size_t k = 0; k + 1 < mlen; k++)
 		cuts[k] = k + 1;
 	m = reframe(h, n, cuts, mlen - 1, 0x0301, f);
-	assert_int_equal(m, 24000);
-	size_t k_first_over = SNI_SPAN_MAX / 6; /* 6k + 6 > 20480 */
+	assert_int_equal(m, 72000);
+	size_t k_first_over = SNI_SPAN_MAX / 6; /* 6k + 6 > 69632 */
 	expect("1-byte records past the span cap", f, m, SNI_TOO_LARGE, 0, "");
 	/* Known once record k - 1 is complete: record k cannot fit. */
 	expect("1-byte records, at the cap", f, 6 * k_first_over, SNI_TOO_LARGE, 0, "");
@@ -902,24 +920,24 @@ static void test_limits(void **state)
 	/*
 	 * Records ending exactly at the cap with the hello unfinished: no record
 	 * can follow (none is empty), so that is known at once, without waiting
-	 * for a header that could not fit anyway. 675 bytes, then 3300 records
-	 * of 1 byte: 5 + 675 + 6 * 3300 = 20480.
+	 * for a header that could not fit anyway. 27 bytes, then 11,600 records
+	 * of 1 byte: 5 + 27 + 6 * 11600 = 69632.
 	 */
-	for (size_t k = 0; k < 3301; k++)
-		cuts[k] = 675 + k;
-	m = reframe(h, n, cuts, 3301, 0x0301, f);
-	assert_int_equal(5 + 675 + 6 * 3300, SNI_SPAN_MAX);
+	for (size_t k = 0; k < 11601; k++)
+		cuts[k] = 27 + k;
+	m = reframe(h, n, cuts, 11601, 0x0301, f);
+	assert_int_equal(5 + 27 + 6 * 11600, SNI_SPAN_MAX);
 	expect("records up to the cap", f, SNI_SPAN_MAX, SNI_TOO_LARGE, 0, "");
 	expect("records up to the cap, all", f, m, SNI_TOO_LARGE, 0, "");
 	assert_int_equal(parse(f, SNI_SPAN_MAX - 1, &info), SNI_NEED_MORE);
 	assert_int_equal(info.span, SNI_SPAN_MAX);
 
-	/* The same hello in 2-byte records fits: 2000 records of 7 bytes. */
+	/* The same hello in 2-byte records fits: 6000 records of 7 bytes. */
 	for (size_t k = 0; k < mlen / 2; k++)
 		cuts[k] = 2 * (k + 1);
 	m = reframe(h, n, cuts, (mlen - 1) / 2, 0x0301, f);
+	assert_int_equal(m, 42000);
 	expect("2-byte records", f, m, SNI_OK, m, "frag.example.com");
-	assert_true(m <= SNI_SPAN_MAX);
 
 	free(cuts);
 	free(f);

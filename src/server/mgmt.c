@@ -17,37 +17,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/mgmt.h"
+
+#include <strings.h>
+
 #include "base/log.h"
-#include "server/internal.h"
-#include "wire/http.h"
+#include "server/tunnel_spec.h"
 
 struct reply {
-	int *status;
-	const char **ctype;
-	char **out;
-	size_t *len;
-	const char **extra;
+	struct mgmt_reply *o;
 	bool text;
 };
 
 static void set_json(struct reply *r, int status, json_t *j)
 {
-	*r->status = status;
-	*r->ctype = "application/json";
-	*r->out = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-	*r->len = *r->out ? strlen(*r->out) : 0;
+	r->o->status = status;
+	r->o->ctype = "application/json";
+	r->o->body = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	r->o->len = r->o->body ? strlen(r->o->body) : 0;
 	json_decref(j);
 }
 
 static void set_error(struct reply *r, int status, const char *field, const char *msg, json_t *errors)
 {
 	if (r->text) {
-		*r->status = status;
-		*r->ctype = "text/plain; charset=utf-8";
+		r->o->status = status;
+		r->o->ctype = "text/plain; charset=utf-8";
 		size_t cap = strlen(msg) + 64;
-		*r->out = malloc(cap);
-		if (*r->out)
-			*r->len = (size_t)snprintf(*r->out, cap, "%d %s\n", status, msg);
+		r->o->body = malloc(cap);
+		if (r->o->body)
+			r->o->len = (size_t)snprintf(r->o->body, cap, "%d %s\n", status, msg);
 		json_decref(errors);
 		return;
 	}
@@ -77,16 +76,18 @@ static bool wants_text(const struct http_request *req)
 	return text && !json;
 }
 
-static void get_clients(struct server *srv, struct reply *r)
+static void get_clients(struct sessions *ss, struct reply *r)
 {
 	json_t *j = json_object();
-	for (struct client_entry *c = srv->clients; c; c = c->next) {
+	struct list *p;
+	list_for_each(p, &ss->clients) {
+		const struct client_entry *c = list_entry(p, struct client_entry, node);
 		json_t *o = json_object();
 		json_object_set_new(o, "CurrentState", json_string(client_state_name(c->cur)));
 		json_object_set_new(o, "LastState", json_string(client_state_name(c->last)));
 		/* Only for a session over TLS: the original's two fields stay
 		 * as they were; "Tls" is extra. */
-		const struct session_tls *st = server_ctl_tls(c->ctl);
+		const struct session_tls *st = session_tls_of(c->ctl);
 		if (st != NULL) {
 			json_t *t = json_object();
 			json_object_set_new(t, "Version", json_string(st->version));
@@ -96,10 +97,10 @@ static void get_clients(struct server *srv, struct reply *r)
 		}
 		json_object_set_new(j, c->id, o);
 	}
-	*r->status = 200;
-	*r->ctype = "application/json";
-	*r->out = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	*r->len = *r->out ? strlen(*r->out) : 0;
+	r->o->status = 200;
+	r->o->ctype = "application/json";
+	r->o->body = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	r->o->len = r->o->body ? strlen(r->o->body) : 0;
 	json_decref(j);
 }
 
@@ -121,7 +122,40 @@ static void first_problem(json_t *errors, char *field, size_t flen, const char *
 		field[0] = '\0';
 }
 
-static void put_tunnels(struct server *srv, const struct http_request *req, const char *body, size_t len,
+/* The tunnel spec's and the listeners' results as HTTP statuses. */
+static int spec_status(enum tunnel_spec_rc rc)
+{
+	switch (rc) {
+	case TUNNEL_SPEC_OK: return 200;
+	case TUNNEL_SPEC_E_SHAPE: return 422;
+	case TUNNEL_SPEC_E_VALUE: return 400;
+	case TUNNEL_SPEC_E_CONFLICT: return 409;
+	case TUNNEL_SPEC_E_NOMEM: return 500;
+	}
+	return 500;
+}
+
+static int apply_status(enum listeners_rc rc)
+{
+	return rc == LISTENERS_OK ? 200 : rc == LISTENERS_E_IN_USE ? 409 : 500;
+}
+
+static void put_refused(struct reply *r, int status, json_t *errors)
+{
+	char field[300];
+	const char *msg;
+	first_problem(errors, field, sizeof(field), &msg);
+	char text[600];
+	size_t n = json_array_size(errors);
+	if (n > 1)
+		snprintf(text, sizeof(text), "%s (and %zu more problems)", msg, n - 1);
+	else
+		snprintf(text, sizeof(text), "%s", msg);
+	log_warnx("PUT /tunnels refused (%d): %s%s%s", status, field[0] ? field : "", field[0] ? ": " : "", text);
+	set_error(r, status, field[0] ? field : NULL, text, errors);
+}
+
+static void put_tunnels(const struct mgmt *m, const struct http_request *req, const char *body, size_t len,
 			struct reply *r)
 {
 	const struct http_span *ct = http_header_get(req->headers, req->n_headers, "Content-Type");
@@ -131,74 +165,70 @@ static void put_tunnels(struct server *srv, const struct http_request *req, cons
 	}
 	json_t *errors = json_array();
 	struct tunnel_set ts;
-	int status = tunnels_parse(srv, body ? body : "", len, &ts, errors);
+	struct tunnel_spec_ctx ctx;
+	listeners_spec_ctx(m->lss, &ctx);
+	int status = spec_status(tunnel_spec_parse(body ? body : "", len, &ctx, &ts, errors));
 	if (status == 200)
-		status = tunnels_apply(srv, &ts, errors);
+		status = apply_status(listeners_apply(m->lss, &ts, errors));
+	tunnel_set_clear(&ts);
 	if (status != 200) {
-		tunnel_set_clear(&ts);
-		char field[300];
-		const char *msg;
-		first_problem(errors, field, sizeof(field), &msg);
-		char text[600];
-		size_t n = json_array_size(errors);
-		if (n > 1)
-			snprintf(text, sizeof(text), "%s (and %zu more problems)", msg, n - 1);
-		else
-			snprintf(text, sizeof(text), "%s", msg);
-		log_warnx("PUT /tunnels refused (%d): %s%s%s", status, field[0] ? field : "", field[0] ? ": " : "",
-			  text);
-		set_error(r, status, field[0] ? field : NULL, text, errors);
+		put_refused(r, status, errors);
 		return;
 	}
 	json_decref(errors);
-	log_info("PUT /tunnels: %zu tunnels in force", srv->tunnels.n);
+	const struct tunnel_table *tt = listeners_table(m->lss);
+	log_info("PUT /tunnels: %zu tunnels in force", tunnel_table_set(tt)->n);
 	char err[512];
-	json_t *echo = tunnels_to_json(&srv->tunnels);
-	if (tunnels_save(srv, err, sizeof(err)) != 0) {
+	json_t *echo = tunnel_spec_to_json(tunnel_table_set(tt));
+	if (m->cfg->tunnels_file && tunnels_save(tt, m->cfg->tunnels_file, err, sizeof(err)) != 0) {
 		/* The table is live; only its persistence failed. Say so. */
 		log_errorx("tunnels: cannot save: %s", err);
-		*r->extra = "X-Threshold-Warning: tunnel table not saved, see the server log\r\n";
+		r->o->extra_headers = "X-Threshold-Warning: tunnel table not saved, see the server log\r\n";
 	}
 	set_json(r, 200, echo);
 }
 
-void mgmt_handle(struct server *srv, const struct http_request *req, const char *path, const char *body,
-		 size_t body_len, int *status, const char **ctype, char **out, size_t *out_len,
-		 const char **extra_headers)
+void mgmt_handle(const struct mgmt *m, const struct http_request *req, const char *path, const char *body,
+		 size_t body_len, struct mgmt_reply *out)
 {
-	struct reply r = {status, ctype, out, out_len, extra_headers, wants_text(req)};
-	const struct http_span *m = &req->method;
+	out->status = 500;
+	out->ctype = "application/json";
+	out->body = NULL;
+	out->len = 0;
+	out->extra_headers = NULL;
+	struct reply r = {out, wants_text(req)};
+	const struct http_span *meth = &req->method;
 	if (strcmp(path, "/clients") == 0) {
-		if (http_span_eq(m, "GET") || http_span_eq(m, "HEAD")) {
-			get_clients(srv, &r);
+		if (http_span_eq(meth, "GET") || http_span_eq(meth, "HEAD")) {
+			get_clients(m->ss, &r);
 			return;
 		}
-		*extra_headers = "Allow: GET\r\n";
+		out->extra_headers = "Allow: GET\r\n";
 		set_error(&r, 405, NULL, "Method Not Allowed", NULL);
 		return;
 	}
 	if (strcmp(path, "/tunnels") == 0) {
-		if (http_span_eq(m, "PUT")) {
-			put_tunnels(srv, req, body, body_len, &r);
+		if (http_span_eq(meth, "PUT")) {
+			put_tunnels(m, req, body, body_len, &r);
 			return;
 		}
-		if (http_span_eq(m, "GET") || http_span_eq(m, "HEAD")) {
-			set_json(&r, 200, tunnels_to_json(&srv->tunnels));
+		if (http_span_eq(meth, "GET") || http_span_eq(meth, "HEAD")) {
+			set_json(&r, 200, tunnel_spec_to_json(tunnel_table_set(listeners_table(m->lss))));
 			return;
 		}
-		*extra_headers = "Allow: GET, PUT\r\n";
+		out->extra_headers = "Allow: GET, PUT\r\n";
 		set_error(&r, 405, NULL, "Method Not Allowed", NULL);
 		return;
 	}
 	if (strcmp(path, "/ping") == 0) {
-		if (http_span_eq(m, "GET") || http_span_eq(m, "HEAD")) {
-			*status = 200;
-			*ctype = "text/plain; charset=utf-8";
-			*out = strdup("pong");
-			*out_len = *out ? 4 : 0;
+		if (http_span_eq(meth, "GET") || http_span_eq(meth, "HEAD")) {
+			out->status = 200;
+			out->ctype = "text/plain; charset=utf-8";
+			out->body = strdup("pong");
+			out->len = out->body ? 4 : 0;
 			return;
 		}
-		*extra_headers = "Allow: GET\r\n";
+		out->extra_headers = "Allow: GET\r\n";
 		set_error(&r, 405, NULL, "method not allowed", NULL);
 		return;
 	}

@@ -1,5 +1,5 @@
 /*
- * PUT /tunnels validation (src/server/tunnels.c: tunnels_parse): every
+ * PUT /tunnels validation (src/server/tunnel_spec.c: tunnel_spec_parse): every
  * problem reported with its index and field, the right status, nothing
  * half-parsed.
  */
@@ -11,27 +11,43 @@
 
 #include <cmocka.h>
 
-#include "server/internal.h"
+#include "server/tunnel_spec.h"
 
-static struct config_server cfg;
-static struct server srv;
+/* The server's own ports as a 2020-layout server without TLS has them:
+ * control on every address, management on 127.0.0.1. */
+static struct tunnel_spec_ctx ctx;
 
 static int setup(void **state)
 {
 	(void)state;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.control_port = 9056;
-	cfg.mgmt_port = 9057;
-	memset(&srv, 0, sizeof(srv));
-	srv.cfg = &cfg;
+	ctx = (struct tunnel_spec_ctx){
+		.control_addr = NULL,
+		.control_port = 9056,
+		.has_mgmt_port = true,
+		.mgmt_addr = "127.0.0.1",
+		.mgmt_port = 9057,
+	};
 	return 0;
+}
+
+/* The HTTP status the management API answers for a result (mgmt.c). */
+static int status_of(enum tunnel_spec_rc rc)
+{
+	switch (rc) {
+	case TUNNEL_SPEC_OK: return 200;
+	case TUNNEL_SPEC_E_SHAPE: return 422;
+	case TUNNEL_SPEC_E_VALUE: return 400;
+	case TUNNEL_SPEC_E_CONFLICT: return 409;
+	case TUNNEL_SPEC_E_NOMEM: return 500;
+	}
+	return -1;
 }
 
 /* Parses body; returns the status; *errors keeps the problems. */
 static int parse(const char *body, json_t **errors, struct tunnel_set *ts)
 {
 	*errors = json_array();
-	return tunnels_parse(&srv, body, strlen(body), ts, *errors);
+	return status_of(tunnel_spec_parse(body, strlen(body), &ctx, ts, *errors));
 }
 
 static bool has_problem(json_t *errors, long index, const char *field)
@@ -67,7 +83,7 @@ static void test_usage_example(void **state)
 	assert_string_equal(ts.v[0].client, "TestClient1");
 	assert_string_equal(ts.v[0].key, "127.0.0.1:9000");
 	/* Echo in Go's field order. */
-	json_t *j = tunnels_to_json(&ts);
+	json_t *j = tunnel_spec_to_json(&ts);
 	char *s = json_dumps(j, JSON_COMPACT);
 	assert_string_equal(s, "[{\"HaProxyProxyProtocol\":true,\"ListenAddress\":\"127.0.0.1\",\"ListenHostnameGlob\":\"*\","
 			       "\"ListenPort\":9000,\"BackEndService\":\"fooService\",\"ClientIdentifier\":\"TestClient1\"}]");
@@ -101,7 +117,7 @@ static void test_null_and_empty(void **state)
 	struct tunnel_set ts;
 	assert_int_equal(parse("null", &errors, &ts), 200);
 	assert_true(ts.null_body);
-	json_t *j = tunnels_to_json(&ts);
+	json_t *j = tunnel_spec_to_json(&ts);
 	assert_true(json_is_null(j));
 	json_decref(j);
 	tunnel_set_clear(&ts);

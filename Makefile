@@ -28,6 +28,11 @@ LIB_SRC   := $(sort $(wildcard src/*/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
 TOOL_SRC  := $(sort $(wildcard tests/interop/*.c bench/*.c))
+# The shared mux test harness (tests/common/) goes into the three programs that
+# drive the engine as an application; $(HARNESS) is empty for every other one.
+MUX_HARNESS_SRC   := tests/common/mux_harness.c tests/common/mux_harness.h
+MUX_HARNESS       := -Itests/common tests/common/mux_harness.c
+MUX_HARNESS_USERS := tests/test_mux fuzz/fuzz_mux tools/mux_peer
 
 .PHONY: all deps deps-check check test fuzz bench demo clean FORCE
 .DEFAULT_GOAL := all
@@ -59,13 +64,15 @@ build/$(1)/threshold: build/$(1)/obj/main.o build/$(1)/libthreshold.a
 	$$(CC) $(2) $(HARDEN_LD) -o $$@ $$^ $$(LIBS)
 build/$(1)/tests/%: tests/unit/%.c build/$(1)/libthreshold.a | deps-check
 	@mkdir -p $$(@D)
-	$$(CC) $(2) $(HARDEN_LD) -Wno-missing-prototypes -Wno-missing-declarations -o $$@ $$< build/$(1)/libthreshold.a $$(LIBS) -lcmocka
+	$$(CC) $(2) $(HARDEN_LD) -Wno-missing-prototypes -Wno-missing-declarations -o $$@ $$< $$(HARNESS) build/$(1)/libthreshold.a $$(LIBS) -lcmocka
 build/$(1)/fuzz/%: fuzz/%.c fuzz/replay.c build/$(1)/libthreshold.a | deps-check
 	@mkdir -p $$(@D)
-	$$(CC) $(2) $(HARDEN_LD) -Wno-missing-prototypes -Wno-missing-declarations -o $$@ $$< fuzz/replay.c build/$(1)/libthreshold.a $$(LIBS)
+	$$(CC) $(2) $(HARDEN_LD) -Wno-missing-prototypes -Wno-missing-declarations -o $$@ $$< $$(HARNESS) fuzz/replay.c build/$(1)/libthreshold.a $$(LIBS)
 build/$(1)/tools/%: tests/interop/%.c build/$(1)/libthreshold.a | deps
 	@mkdir -p $$(@D)
-	$$(CC) $(2) $(HARDEN_LD) -o $$@ $$< build/$(1)/libthreshold.a $$(LIBS) -lcrypto
+	$$(CC) $(2) $(HARDEN_LD) -o $$@ $$< $$(HARNESS) build/$(1)/libthreshold.a $$(LIBS) -lcrypto
+$$(addprefix build/$(1)/,$$(MUX_HARNESS_USERS)): $$(MUX_HARNESS_SRC)
+$$(addprefix build/$(1)/,$$(MUX_HARNESS_USERS)): HARNESS := $$(MUX_HARNESS)
 build/$(1)/tools/%: bench/%.c build/$(1)/libthreshold.a | deps
 	@mkdir -p $$(@D)
 	$$(CC) $(2) $(HARDEN_LD) -o $$@ $$< build/$(1)/libthreshold.a $$(LIBS)
@@ -94,7 +101,9 @@ FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc -g -O1 -fsanitize=fuzzer,address,und
                -DTHRESHOLD_VERSION='"$(VERSION)"' -DTHRESHOLD_GITREV='"$(GITREV)"'
 build/fuzz/%: fuzz/%.c $(LIB_SRC) | deps-check
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(HARNESS) $(LIB_SRC) $(LIBS)
+build/fuzz/fuzz_mux: $(MUX_HARNESS_SRC)
+build/fuzz/fuzz_mux: HARNESS := $(MUX_HARNESS)
 fuzz: $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 	@for t in $^; do n=$$(basename $$t); mkdir -p fuzz/corpus/$$n build/fuzz-new/$$n; \
 	  echo "== fuzzing $$n for $(FUZZ_SECONDS)s (new inputs: build/fuzz-new/$$n)"; \

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "mux/mux.h"
+#include "mux_harness.h"
 #include "wire/yamux_frame.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -47,24 +48,14 @@ static void check(int cond)
 		abort();
 }
 
-struct hold {
-	struct mux_stream *s; /* NULL: free slot */
-	uint64_t pending;     /* delivered, not consumed */
-	bool fin, reset; /* stream_fin / stream_reset seen */
-	bool self_reset;  /* we called mux_stream_reset() */
-};
-
+/* The harness (tests/common/mux_harness) holds the engine, its stream
+ * records (MAXH slots, reused) and the contract checks; this is the input
+ * decoding and the erratic application. */
 struct app {
-	struct mux *m;
-	struct mux_config cfg;
-	uint32_t recv_window; /* effective, after the engine's normalisation */
-	uint64_t now;
+	struct mh *h;
 	const uint8_t *in, *end;
-	struct hold h[MAXH];
 	bool chaos;
 	int depth;
-	const uint8_t *feed_lo, *feed_hi;
-	int closed_calls, closed_err;
 	uint8_t *wbuf;
 };
 
@@ -89,47 +80,20 @@ static uint32_t take32(struct app *a)
 	return v;
 }
 
-static struct hold *hold_of(struct app *a, struct mux_stream *s)
-{
-	struct hold *h = mux_stream_udata(s);
-	check(h != NULL && h >= a->h && h < a->h + MAXH);
-	check(h->s == s); /* never an event for a released stream */
-	return h;
-}
-
-static struct hold *pick(struct app *a)
+static struct mh_stream *pick(struct app *a)
 {
 	int b = take(a);
 	if (b < 0)
 		return NULL;
 	for (int i = 0; i < MAXH; i++) {
-		struct hold *h = &a->h[(b + i) % MAXH];
-		if (h->s)
-			return h;
+		struct mh_stream *r = &a->h->rec[(b + i) % MAXH];
+		if (r->s)
+			return r;
 	}
 	return NULL;
 }
 
-static struct hold *adopt(struct app *a, struct mux_stream *s)
-{
-	for (int i = 0; i < MAXH; i++)
-		if (a->h[i].s == NULL) {
-			a->h[i] = (struct hold){.s = s};
-			mux_stream_set_udata(s, &a->h[i]);
-			return &a->h[i];
-		}
-	return NULL;
-}
-
-static void do_release(struct hold *h)
-{
-	struct mux_stream *s = h->s;
-	h->s = NULL;
-	h->pending = 0;
-	mux_stream_release(s);
-}
-
-static void do_write(struct app *a, struct hold *h)
+static void do_write(struct app *a, struct mh_stream *r)
 {
 	size_t n = (size_t)take0(a) * 257;
 	int parts = 1 + take0(a) % 3;
@@ -141,46 +105,37 @@ static void do_write(struct app *a, struct hold *h)
 		iov[i].iov_len = len;
 		off += len;
 	}
-	size_t room = mux_stream_send_window(h->s);
-	ssize_t w = mux_stream_write(h->s, iov, parts);
+	size_t room = mux_stream_send_window(r->s);
+	ssize_t w = mux_stream_write(r->s, iov, parts);
 	if (w >= 0) {
 		check((size_t)w <= n);
 		check((size_t)w == (n < room ? n : room));
 	}
 }
 
-static void do_consume(struct app *a, struct hold *h)
+static void do_consume(struct app *a, struct mh_stream *r)
 {
 	int b = take0(a);
-	uint64_t n = b >= 128 ? h->pending : (uint64_t)b * 1024;
-	if (n > h->pending)
-		n = h->pending;
+	size_t n = b >= 128 ? r->pending : (size_t)b * 1024;
+	if (n > r->pending)
+		n = r->pending;
 	if (b >= 0xf0) {
 		/* misuse: more than was delivered (the engine clamps) */
-		h->pending = 0;
-		mux_stream_consumed(h->s, (size_t)n + 1000);
+		r->pending = 0;
+		mux_stream_consumed(r->s, n + 1000);
 		return;
 	}
-	h->pending -= n;
-	mux_stream_consumed(h->s, (size_t)n);
+	mh_consume(r, n);
 }
 
 static void do_open(struct app *a)
 {
 	int err = 1;
-	struct mux_stream *s = mux_stream_open(a->m, &err);
-	if (s == NULL) {
-		check(err < 0);
-		return;
-	}
-	check(err == 0);
-	check(!mux_is_closed(a->m));
-	if (adopt(a, s) == NULL)
-		mux_stream_release(s);
+	mh_open(a->h, &err);
 }
 
-/* An application action from inside a callback; h may be NULL. */
-static void chaos(struct app *a, struct hold *h)
+/* An application action from inside a callback; r may be NULL. */
+static void chaos(struct app *a, struct mh_stream *r)
 {
 	if (!a->chaos || a->depth > 2)
 		return;
@@ -191,46 +146,44 @@ static void chaos(struct app *a, struct hold *h)
 	switch (b & 0x0f) {
 	case 0:
 	case 1:
-		if (h && h->s)
-			do_release(h);
+		if (r && r->s)
+			mh_release(r);
 		break;
 	case 2:
-		if (h && h->s) {
-			mux_stream_reset(h->s);
-			h->self_reset = true;
-		}
+		if (r && r->s)
+			mh_reset(r);
 		break;
 	case 3:
-		if (h && h->s)
-			mux_stream_close(h->s);
+		if (r && r->s)
+			mux_stream_close(r->s);
 		break;
 	case 4:
 	case 5:
-		if (h && h->s)
-			do_write(a, h);
+		if (r && r->s)
+			do_write(a, r);
 		break;
 	case 6:
 	case 7:
-		if (h && h->s)
-			do_consume(a, h);
+		if (r && r->s)
+			do_consume(a, r);
 		break;
 	case 8:
 		do_open(a);
 		break;
 	case 9:
-		mux_go_away(a->m, (uint32_t)take0(a) % 3);
+		mux_go_away(a->h->m, (uint32_t)take0(a) % 3);
 		break;
 	case 10:
-		mux_close(a->m, MUX_E_LOCAL);
+		mux_close(a->h->m, MUX_E_LOCAL);
 		break;
 	case 11:
-		if (h && h->s)
-			mux_stream_accept(h->s);
+		if (r && r->s)
+			mux_stream_accept(r->s);
 		break;
 	case 12: {
-		struct hold *o = pick(a);
+		struct mh_stream *o = pick(a);
 		if (o && o->s)
-			do_release(o);
+			mh_release(o);
 		break;
 	}
 	default:
@@ -239,177 +192,25 @@ static void chaos(struct app *a, struct hold *h)
 	a->depth--;
 }
 
-/* ---- callbacks ---- */
+/* ---- hooks ---- */
 
-static void cb_emit(void *ctx, const struct iovec *iov, int iovcnt)
+static void on_event(struct mh *h, const struct mh_event *ev, struct mh_stream *r)
 {
-	struct app *a = ctx;
-	check(iovcnt >= 1);
-	int i = 0;
-	while (i < iovcnt) {
-		/* a frame: header, then exactly `length` payload bytes for Data */
-		check(iov[i].iov_len == YAMUX_HDR_LEN);
-		struct yamux_hdr hd;
-		check(yamux_hdr_decode(iov[i].iov_base, YAMUX_HDR_LEN, &hd) == YAMUX_DECODE_OK);
-		i++;
-		switch (hd.type) {
-		case YAMUX_DATA: {
-			check(hd.flags == 0);
-			check(hd.length > 0 && hd.length <= a->cfg.max_frame);
-			size_t got = 0;
-			while (got < hd.length) {
-				check(i < iovcnt);
-				check(iov[i].iov_len > 0);
-				/* payload comes from the application's buffer */
-				check((const uint8_t *)iov[i].iov_base >= a->wbuf &&
-				      (const uint8_t *)iov[i].iov_base + iov[i].iov_len <= a->wbuf + WBUF);
-				got += iov[i].iov_len;
-				i++;
-			}
-			check(got == hd.length);
-			break;
-		}
-		case YAMUX_WINDOW_UPDATE:
-			check((hd.flags & ~(YAMUX_SYN | YAMUX_ACK | YAMUX_FIN | YAMUX_RST)) == 0);
-			check(hd.length <= a->recv_window);
-			break;
-		case YAMUX_PING:
-			check(hd.flags == YAMUX_SYN || hd.flags == YAMUX_ACK);
-			check(hd.stream_id == 0);
-			break;
-		case YAMUX_GO_AWAY:
-			check(hd.flags == 0 && hd.stream_id == 0);
-			check(hd.length <= 2 || hd.length == 0xffffffffu);
-			break;
-		default:
-			check(0);
-		}
-	}
+	(void)ev;
+	chaos(h->app, r);
 }
 
-static void cb_stream_open(void *ctx, struct mux_stream *s)
+/* Data payload comes from the application's buffer. */
+static void on_frame(struct mh *h, const struct yamux_hdr *hd, const struct iovec *payload, int n)
 {
-	struct app *a = ctx;
-	check(!mux_is_closed(a->m));
-	check(!mux_stream_local_closed(s));
-	struct hold *h = adopt(a, s);
-	if (h == NULL) {
-		mux_stream_release(s);
-		return;
-	}
-	chaos(a, h);
+	struct app *a = h->app;
+	(void)hd;
+	for (int i = 0; i < n; i++)
+		check((const uint8_t *)payload[i].iov_base >= a->wbuf &&
+		      (const uint8_t *)payload[i].iov_base + payload[i].iov_len <= a->wbuf + WBUF);
 }
-
-static void cb_established(void *ctx, struct mux_stream *s)
-{
-	struct app *a = ctx;
-	struct hold *h = hold_of(a, s);
-	check(!h->reset);
-	chaos(a, h);
-}
-
-static void cb_data(void *ctx, struct mux_stream *s, const uint8_t *p, size_t n)
-{
-	struct app *a = ctx;
-	struct hold *h = hold_of(a, s);
-	check(!h->fin && !h->reset);
-	check(n > 0);
-	check(p >= a->feed_lo && p + n <= a->feed_hi);
-	h->pending += n;
-	check(h->pending <= mux_stream_recv_max(s));
-	chaos(a, h);
-}
-
-static void cb_fin(void *ctx, struct mux_stream *s)
-{
-	struct app *a = ctx;
-	struct hold *h = hold_of(a, s);
-	check(!h->fin && !h->reset);
-	check(mux_stream_remote_closed(s));
-	h->fin = true;
-	chaos(a, h);
-}
-
-static void cb_reset(void *ctx, struct mux_stream *s, int err)
-{
-	struct app *a = ctx;
-	struct hold *h = hold_of(a, s);
-	check(!h->reset);
-	check(err > 0 && err < MUX_E__COUNT);
-	h->reset = true;
-	chaos(a, h);
-}
-
-static void cb_writable(void *ctx, struct mux_stream *s)
-{
-	struct app *a = ctx;
-	struct hold *h = hold_of(a, s);
-	check(!h->reset);
-	check(mux_stream_send_window(s) > 0);
-	chaos(a, h);
-}
-
-static void cb_closed(void *ctx, int err)
-{
-	struct app *a = ctx;
-	check(a->closed_calls == 0);
-	check(mux_is_closed(a->m));
-	check(err > 0 && err < MUX_E__COUNT);
-	a->closed_calls++;
-	a->closed_err = err;
-	/* every held stream has been told */
-	for (int i = 0; i < MAXH; i++)
-		if (a->h[i].s)
-			check(a->h[i].reset || a->h[i].self_reset);
-	chaos(a, NULL);
-}
-
-static void cb_pong(void *ctx, uint32_t rtt)
-{
-	(void)rtt;
-	struct app *a = ctx;
-	chaos(a, NULL);
-}
-
-static void cb_goaway(void *ctx)
-{
-	struct app *a = ctx;
-	check(mux_remote_go_away(a->m));
-	chaos(a, NULL);
-}
-
-static const struct mux_ops ops = {
-	.emit = cb_emit,
-	.stream_open = cb_stream_open,
-	.stream_established = cb_established,
-	.stream_data = cb_data,
-	.stream_fin = cb_fin,
-	.stream_reset = cb_reset,
-	.stream_writable = cb_writable,
-	.session_closed = cb_closed,
-	.pong = cb_pong,
-	.remote_go_away = cb_goaway,
-};
 
 /* ---- driver ---- */
-
-static void feed(struct app *a, const uint8_t *p, size_t n)
-{
-	/* exact-size copy: overreads are caught, stream data is checked to
-	 * point inside it */
-	uint8_t *copy = malloc(n ? n : 1);
-	if (copy == NULL)
-		abort();
-	if (n)
-		memcpy(copy, p, n);
-	a->feed_lo = copy;
-	a->feed_hi = copy + n;
-	int rc = mux_input(a->m, copy, n, a->now);
-	check(rc <= 0);
-	check((rc < 0) == mux_is_closed(a->m));
-	a->feed_lo = a->feed_hi = NULL;
-	free(copy);
-}
 
 static void feed_frame(struct app *a)
 {
@@ -419,9 +220,9 @@ static void feed_frame(struct app *a)
 	int idb = take0(a);
 	uint32_t id = (uint32_t)(idb & 0x0f);
 	if (idb & 0x80) {
-		struct hold *h = &a->h[idb % MAXH];
-		if (h->s)
-			id = mux_stream_id(h->s);
+		struct mh_stream *r = &a->h->rec[idb % MAXH];
+		if (r->s)
+			id = mux_stream_id(r->s);
 	}
 	int lb = take0(a);
 	static const uint32_t table[8] = {0, 1, 128 * 1024, 256 * 1024, 256 * 1024 + 1,
@@ -434,47 +235,12 @@ static void feed_frame(struct app *a)
 	default: len = take32(a); break;
 	}
 	size_t plen = type == YAMUX_DATA && len <= 4096 ? len : 0;
-	uint8_t *b = malloc(YAMUX_HDR_LEN + plen);
-	if (b == NULL)
-		abort();
-	yamux_hdr_encode(b, type, flags, id, len);
+	uint8_t payload[4096];
 	for (size_t i = 0; i < plen; i++) {
 		int c = take(a);
-		b[YAMUX_HDR_LEN + i] = (uint8_t)(c < 0 ? i : (size_t)c);
+		payload[i] = (uint8_t)(c < 0 ? i : (size_t)c);
 	}
-	feed(a, b, YAMUX_HDR_LEN + plen);
-	free(b);
-}
-
-static void check_invariants(struct app *a)
-{
-	uint64_t pend = 0, win = 0;
-	size_t held = 0;
-	for (int i = 0; i < MAXH; i++) {
-		struct hold *h = &a->h[i];
-		if (h->s == NULL)
-			continue;
-		held++;
-		pend += h->pending;
-		win += mux_stream_recv_max(h->s);
-		check(mux_stream_udata(h->s) == h);
-		check(h->pending <= mux_stream_recv_max(h->s));
-		check(mux_stream_recv_max(h->s) >= MUX_INITIAL_WINDOW);
-		check(mux_stream_recv_max(h->s) <= a->recv_window);
-		if (h->reset || mux_is_closed(a->m))
-			check(mux_stream_send_window(h->s) == 0);
-	}
-	check(mux_buffered_bytes(a->m) == pend);
-	check(mux_buffered_bytes(a->m) <= win);
-	check(mux_num_streams(a->m) >= held);
-	if (mux_is_closed(a->m)) {
-		check(a->closed_calls == 1);
-		check(mux_error(a->m) == a->closed_err);
-		check(mux_next_timeout(a->m, a->now) == -1);
-	} else {
-		check(a->closed_calls == 0);
-		check(mux_error(a->m) == 0);
-	}
+	mh_feed_frame_n(a->h, type, flags, id, len, payload, plen);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -489,42 +255,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			wbuf[i] = (uint8_t)(i * 31 + 7);
 		wbuf_ready = true;
 	}
-	struct app *a = calloc(1, sizeof(*a));
-	if (a == NULL)
-		return 0;
-	a->wbuf = wbuf;
+	struct app app = {.wbuf = wbuf}, *a = &app;
 
 	uint8_t c0 = data[0], c1 = data[1];
-	mux_config_default(&a->cfg);
+	struct mux_config cfg;
+	mux_config_default(&cfg);
 	static const uint32_t windows[4] = {256 * 1024, 300 * 1024, 1024 * 1024, 8 * 1024 * 1024};
 	static const uint32_t keepalives[4] = {0, 1000, 30000, 10};
-	a->cfg.client = c0 & 1;
-	a->cfg.recv_window = windows[(c0 >> 1) & 3];
+	cfg.client = c0 & 1;
+	cfg.recv_window = windows[(c0 >> 1) & 3];
 	if (c0 & 0x08)
-		a->cfg.session_recv_cap = 300 * 1024;
+		cfg.session_recv_cap = 300 * 1024;
 	if (c0 & 0x10)
-		a->cfg.accept_backlog = 2;
-	a->cfg.max_streams = c0 & 0x20 ? 4 : 64;
+		cfg.accept_backlog = 2;
+	cfg.max_streams = c0 & 0x20 ? 4 : 64;
 	if (c0 & 0x40)
-		a->cfg.max_syn_inflight = 2;
+		cfg.max_syn_inflight = 2;
 	if (c0 & 0x80)
-		a->cfg.max_frame = 100;
-	a->cfg.keepalive_ms = keepalives[c1 & 3];
-	a->cfg.ping_timeout_ms = c1 & 0x04 ? 50 : 10000;
-	a->cfg.linger_ms = c1 & 0x08 ? 100 : 30000;
-	a->cfg.ack_delay_ms = c1 & 0x40 ? 20 : 0;
+		cfg.max_frame = 100;
+	cfg.keepalive_ms = keepalives[c1 & 3];
+	cfg.ping_timeout_ms = c1 & 0x04 ? 50 : 10000;
+	cfg.linger_ms = c1 & 0x08 ? 100 : 30000;
+	cfg.ack_delay_ms = c1 & 0x40 ? 20 : 0;
 	a->chaos = (c1 & 0x10) != 0;
-	a->recv_window = a->cfg.recv_window;
 	a->in = data + 2;
 	a->end = data + size;
-	a->m = mux_new(&a->cfg, &ops, a, 0);
-	if (a->m == NULL)
-		abort();
+	struct mh *h = a->h = mh_new(&cfg, MAXH, 0);
+	h->app = a;
+	h->slots = MH_SLOTS_REUSE;
+	h->on_event = on_event;
+	h->on_frame = on_frame;
 
 	int ops_done = 0;
 	while (a->in < a->end && ops_done++ < 4096) {
 		int op = take0(a);
-		struct hold *h;
+		struct mh_stream *r;
 		switch (op & 0x0f) {
 		case 0:
 		case 1:
@@ -535,7 +300,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				n = left;
 			const uint8_t *p = a->in;
 			a->in += n;
-			feed(a, p, n);
+			mh_feed(h, p, n);
 			break;
 		}
 		case 3:
@@ -546,58 +311,52 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			do_open(a);
 			break;
 		case 6:
-			if ((h = pick(a)) != NULL) {
-				int rc = mux_stream_accept(h->s);
+			if ((r = pick(a)) != NULL) {
+				int rc = mux_stream_accept(r->s);
 				check(rc <= 0);
 			}
 			break;
 		case 7:
-			if ((h = pick(a)) != NULL)
-				do_write(a, h);
+			if ((r = pick(a)) != NULL)
+				do_write(a, r);
 			break;
 		case 8:
-			if ((h = pick(a)) != NULL)
-				do_consume(a, h);
+			if ((r = pick(a)) != NULL)
+				do_consume(a, r);
 			break;
 		case 9:
-			if ((h = pick(a)) != NULL) {
-				int rc = mux_stream_close(h->s);
-				if (rc == 0 && !h->reset && !h->self_reset && !mux_is_closed(a->m))
-					check(mux_stream_local_closed(h->s));
+			if ((r = pick(a)) != NULL) {
+				int rc = mux_stream_close(r->s);
+				if (rc == 0 && !r->resets && !r->self_reset && !mux_is_closed(h->m))
+					check(mux_stream_local_closed(r->s));
 			}
 			break;
 		case 10:
-			if ((h = pick(a)) != NULL)
-				do_release(h);
+			if ((r = pick(a)) != NULL)
+				mh_release(r);
 			break;
 		case 11:
-			if ((h = pick(a)) != NULL) {
-				mux_stream_reset(h->s);
-				h->self_reset = true;
-			}
+			if ((r = pick(a)) != NULL)
+				mh_reset(r);
 			break;
-		case 12: { /* the clock moves */
+		case 12: { /* the clock moves; nothing is overdue after the tick */
 			int b = take0(a);
 			static const uint32_t scale[4] = {1, 10, 100, 1000};
-			a->now += (uint64_t)(b & 0x3f) * scale[b >> 6];
-			int rc = mux_tick(a->m, a->now);
-			check(rc <= 0);
-			/* nothing is overdue right after a tick */
-			check(mux_next_timeout(a->m, a->now) != 0);
+			mh_tick(h, h->now + (uint64_t)(b & 0x3f) * scale[b >> 6]);
 			break;
 		}
 		case 13: {
 			int b = take0(a);
-			mux_go_away(a->m, b == 0xff ? 0xffffffffu : (uint32_t)b % 3);
+			mux_go_away(h->m, b == 0xff ? 0xffffffffu : (uint32_t)b % 3);
 			break;
 		}
 		case 14:
 			if (op & 0x80)
-				mux_input_eof(a->m);
-			else if ((op & 0x40) && (h = pick(a)) != NULL)
-				mux_stream_want_writable(h->s);
+				mux_input_eof(h->m);
+			else if ((op & 0x40) && (r = pick(a)) != NULL)
+				mux_stream_want_writable(r->s);
 			else
-				mux_ping(a->m, a->now);
+				mux_ping(h->m, h->now);
 			break;
 		case 15: { /* filler: payload for big Data frames */
 			size_t n = (size_t)take0(a) << 8 | (size_t)take0(a);
@@ -609,29 +368,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 * thousands of empty ones (which only cost time). */
 			if (n > YAMUX_HDR_LEN)
 				yamux_hdr_encode(p, YAMUX_DATA, 0, 0x7fff0001u, (uint32_t)(n - YAMUX_HDR_LEN));
-			feed(a, p, n);
+			mh_feed(h, p, n);
 			free(p);
 			break;
 		}
 		}
-		check_invariants(a);
+		mh_check(h);
 	}
 
 	/* Teardown: release every handle, close; nothing may remain. */
 	bool close_first = (c1 & 0x20) != 0;
 	if (close_first)
-		mux_close(a->m, MUX_E_EOF);
+		mux_close(h->m, MUX_E_EOF);
 	for (int i = 0; i < MAXH; i++)
-		if (a->h[i].s)
-			do_release(&a->h[i]);
+		if (h->rec[i].s)
+			mh_release(&h->rec[i]);
 	if (!close_first) {
-		check(mux_buffered_bytes(a->m) == 0);
-		mux_close(a->m, MUX_E_EOF);
+		check(mux_buffered_bytes(h->m) == 0);
+		mux_close(h->m, MUX_E_EOF);
 	}
-	check(mux_num_streams(a->m) == 0);
-	check(mux_buffered_bytes(a->m) == 0);
-	check(mux_is_closed(a->m));
-	mux_free(a->m);
-	free(a);
+	check(mux_num_streams(h->m) == 0);
+	check(mux_buffered_bytes(h->m) == 0);
+	check(mux_is_closed(h->m));
+	mh_free(h);
 	return 0;
 }

@@ -14,6 +14,12 @@
  * by SHA-256) is described at the top of yamux_peer.go; both files must
  * agree on it. Exit status 0 when every check passed; otherwise a "FAIL:"
  * line, a dump of the streams and the last frames on the wire, status 1.
+ *
+ * The engine runs inside the shared test harness (tests/common/mux_harness):
+ * it owns the mux_ops, checks every emitted frame and every event against
+ * mux.h's contract, and keeps one record per stream (its app pointer is the
+ * tstream). This file keeps the transport, the scenarios and the payload
+ * protocol.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +38,7 @@
 #include "base/loop.h"
 #include "base/sock.h"
 #include "mux/mux.h"
+#include "mux_harness.h"
 #include "wire/yamux_frame.h"
 
 #define HDR_LEN 32
@@ -62,6 +69,7 @@ struct prng {
 
 struct tstream {
 	struct peer *p;
+	struct mh_stream *rec; /* the harness's record (rec->app is this) */
 	struct mux_stream *s;
 	size_t slot;
 	uint32_t id;
@@ -130,7 +138,7 @@ struct peer {
 	bool verbose, trace;
 
 	int lfd, fd;
-	struct mux *m;
+	struct mh *h; /* the engine in the shared harness */
 	struct buf out;
 	uint8_t *inbuf;
 	uint8_t *scratch;
@@ -166,7 +174,9 @@ struct peer {
 	/* frame trace */
 	struct trace_ent ring[TRACE_RING];
 	size_t ring_n;
-	struct fwalk in_walk, out_walk;
+	struct fwalk in_walk;
+	uint64_t out_payload; /* Data payload bytes emitted */
+	size_t emit_frames;   /* frames in the emit() call being checked */
 };
 
 static double elapsed(const struct peer *p)
@@ -366,11 +376,6 @@ static size_t fwalk_segment(struct peer *p, struct fwalk *w, const uint8_t *b, s
 	return used + k;
 }
 
-static bool fwalk_at_boundary(const struct fwalk *w)
-{
-	return w->have == 0 && w->skip == 0;
-}
-
 static void dump(struct peer *p)
 {
 	if (p == NULL)
@@ -394,10 +399,10 @@ static void dump(struct peer *p)
 	}
 	log_info("  %zu streams held (opened %zu, accepted %zu, completed %zu of %zu)", open, p->opened, p->accepted,
 		 p->completed, p->nslots);
-	if (p->m)
+	if (p->h)
 		log_info("  engine: closed=%d err=%s num_streams=%zu buffered=%" PRIu64 " remote_goaway=%d",
-			 mux_is_closed(p->m), mux_strerror(mux_error(p->m)), mux_num_streams(p->m),
-			 mux_buffered_bytes(p->m), mux_remote_go_away(p->m));
+			 mux_is_closed(p->h->m), mux_strerror(mux_error(p->h->m)), mux_num_streams(p->h->m),
+			 mux_buffered_bytes(p->h->m), mux_remote_go_away(p->h->m));
 	if (p->soft_failures)
 		log_info("  %u earlier check(s) failed; the first: %s", p->soft_failures, p->first_soft);
 	log_info("  transport: out backlog=%zu reading_paused=%d eof=%d bytes in=%" PRIu64 " out=%" PRIu64,
@@ -445,24 +450,27 @@ static void flush_out(struct peer *p)
 		p->reading_paused = false;
 }
 
-static void on_emit(void *ctx, const struct iovec *iov, int iovcnt)
+/* Every frame of an emit() call, checked by the harness: traced here. */
+static void on_frame(struct mh *h, const struct yamux_hdr *hd, const struct iovec *payload, int n)
 {
-	struct peer *p = ctx;
-	/* Each call must hold whole frames (mux.h promises one frame per
-	 * call; several whole frames would do just as well for the wire). */
-	if (iovcnt < 1 || iov[0].iov_len != YAMUX_HDR_LEN)
-		fail(p, "emit: iov[0] is not a 12-byte frame header (iovcnt %d, len %zu)", iovcnt,
-		     iovcnt > 0 ? iov[0].iov_len : 0);
-	size_t before = p->ring_n;
-	for (int i = 0; i < iovcnt; i++)
-		fwalk_feed(p, &p->out_walk, iov[i].iov_base, iov[i].iov_len);
-	if (!fwalk_at_boundary(&p->out_walk))
-		fail(p, "emit: the %d iovecs do not end on a frame boundary", iovcnt);
-	if (EMIT_ONE_FRAME_PER_CALL && p->ring_n - before > 1 && !p->multi_frame_emit) {
+	struct peer *p = h->app;
+	trace_add(p, '>', hd);
+	for (int i = 0; i < n; i++)
+		p->out_payload += payload[i].iov_len;
+	p->emit_frames++;
+}
+
+static void on_emit(struct mh *h, const struct iovec *iov, int iovcnt)
+{
+	struct peer *p = h->app;
+	/* The harness checked that the call holds whole frames (several
+	 * whole frames would do just as well for the wire). */
+	if (EMIT_ONE_FRAME_PER_CALL && p->emit_frames > 1 && !p->multi_frame_emit) {
 		p->multi_frame_emit = true;
 		soft_fail(p, "emit() got %zu frames in one call; mux.h says one frame per call",
-			  p->ring_n - before);
+			  p->emit_frames);
 	}
+	p->emit_frames = 0;
 
 	size_t done = 0;
 	if (buf_empty(&p->out)) {
@@ -496,14 +504,17 @@ static void on_emit(void *ctx, const struct iovec *iov, int iovcnt)
 
 /* ---- streams: receiving ---- */
 
-static struct tstream *tstream_new(struct peer *p, struct mux_stream *s, bool mine)
+static struct tstream *tstream_new(struct peer *p, struct mh_stream *r)
 {
+	struct mux_stream *s = r->s;
+	bool mine = r->mine;
 	if (p->opened + p->accepted >= p->nslots)
 		fail(p, "more streams than the scenario has");
 	struct tstream *t = calloc(1, sizeof(*t));
 	if (t == NULL || (t->chunk = malloc(CHUNK)) == NULL)
 		fail(p, "out of memory");
 	t->p = p;
+	t->rec = r;
 	t->s = s;
 	t->id = mux_stream_id(s);
 	t->mine = mine;
@@ -518,7 +529,7 @@ static struct tstream *tstream_new(struct peer *p, struct mux_stream *s, bool mi
 	if ((t->id % 2 == 1) != (mine == p->client) || t->id == 0)
 		fail(p, "stream id %" PRIu32 " has the wrong parity for a %s stream of a %s", t->id,
 		     mine ? "locally opened" : "peer-opened", p->client ? "client" : "server");
-	t->slot = p->opened + p->accepted;
+	t->slot = (size_t)r->idx; /* records are handed out in order: opened + accepted */
 	p->streams[t->slot] = t;
 	if (mine)
 		t->index = (uint32_t)p->opened++;
@@ -535,7 +546,7 @@ static struct tstream *tstream_new(struct peer *p, struct mux_stream *s, bool mi
 		prng_init(&t->sgen, p->seed, t->index, SIDE_C, 0);
 		prng_init(&t->rgen, p->seed, t->index, SIDE_C, 1);
 	}
-	mux_stream_set_udata(s, t);
+	r->app = t;
 	return t;
 }
 
@@ -630,15 +641,9 @@ static void process_bytes(struct tstream *t, const uint8_t *b, size_t n)
 	t->received += n;
 }
 
-static void on_data(void *ctx, struct mux_stream *s, const uint8_t *b, size_t n)
+/* The harness checked that we hold the stream and that no FIN came yet. */
+static void on_data(struct peer *p, struct tstream *t, const uint8_t *b, size_t n)
 {
-	struct peer *p = ctx;
-	struct tstream *t = mux_stream_udata(s);
-	char nm[64];
-	if (t == NULL)
-		fail(p, "data for stream %" PRIu32 " that we do not hold", mux_stream_id(s));
-	if (t->fin_rcvd)
-		fail(p, "stream %s: %zu bytes of data after the FIN", tname(t, nm, sizeof(nm)), n);
 	t->delivered += n;
 	if (p->sc == SC_WINDOW) {
 		/* Hold on to the data without crediting it back. */
@@ -660,17 +665,10 @@ static void on_data(void *ctx, struct mux_stream *s, const uint8_t *b, size_t n)
 	t->credit += n;
 }
 
-static void on_fin(void *ctx, struct mux_stream *s)
+/* The harness checked: held, first FIN, mux_stream_remote_closed(). */
+static void on_fin(struct peer *p, struct tstream *t)
 {
-	struct peer *p = ctx;
-	struct tstream *t = mux_stream_udata(s);
 	char nm[64];
-	if (t == NULL)
-		fail(p, "FIN for stream %" PRIu32 " that we do not hold", mux_stream_id(s));
-	if (t->fin_rcvd)
-		fail(p, "stream %s: second FIN", tname(t, nm, sizeof(nm)));
-	if (!mux_stream_remote_closed(s))
-		fail(p, "stream %s: stream_fin but mux_stream_remote_closed() is false", tname(t, nm, sizeof(nm)));
 	t->fin_rcvd = true;
 	if (p->verbose)
 		note(p, "stream %s: FIN after %" PRIu64 " bytes", tname(t, nm, sizeof(nm)), t->delivered);
@@ -713,46 +711,42 @@ static void check_recv_max(struct tstream *t)
 		     t->recv_max, p->window);
 }
 
-static void on_stream_open(void *ctx, struct mux_stream *s)
+static void on_stream_open(struct peer *p, struct mh_stream *r)
 {
-	struct peer *p = ctx;
+	struct mux_stream *s = r->s;
 	if (p->goaway_sent)
 		fail(p, "stream_open for id %" PRIu32 " after we sent GoAway(0): the engine should refuse it",
 		     mux_stream_id(s));
 	if (p->accepted >= p->nstreams)
 		fail(p, "unexpected inbound stream id %" PRIu32 " (already accepted %zu)", mux_stream_id(s),
 		     p->accepted);
-	struct tstream *t = tstream_new(p, s, false);
-	int r = mux_stream_accept(s);
-	if (r < 0)
-		fail(p, "mux_stream_accept(%" PRIu32 "): %s", t->id, mux_strerror(r));
+	struct tstream *t = tstream_new(p, r);
+	int rc = mux_stream_accept(s);
+	if (rc < 0)
+		fail(p, "mux_stream_accept(%" PRIu32 "): %s", t->id, mux_strerror(rc));
 	check_recv_max(t);
 	if (p->verbose)
 		note(p, "accepted stream id %" PRIu32 ", recv_max %" PRIu32, t->id, t->recv_max);
 }
 
-static void on_stream_reset(void *ctx, struct mux_stream *s, int err)
+static void on_stream_reset(struct peer *p, struct tstream *t, int err)
 {
-	struct peer *p = ctx;
-	struct tstream *t = mux_stream_udata(s);
 	char nm[64] = "?";
 	if (t)
 		tname(t, nm, sizeof(nm));
 	fail(p, "stream %s was reset: %s", nm, mux_strerror(err));
 }
 
-static void on_session_closed(void *ctx, int err)
+static void on_session_closed(struct peer *p, int err)
 {
-	struct peer *p = ctx;
 	/* mux.h does not say which sign session_closed's err has: take both. */
 	if (!p->eof || (err != MUX_E_EOF && err != -MUX_E_EOF))
 		fail(p, "session closed: %s (%d)", mux_strerror(err), err);
 	p->session_done = true;
 }
 
-static void on_pong(void *ctx, uint32_t rtt_ms)
+static void on_pong(struct peer *p, uint64_t rtt_ms)
 {
-	struct peer *p = ctx;
 	p->pongs++;
 	p->rtt_sum += rtt_ms;
 	p->ping_outstanding = false;
@@ -760,36 +754,51 @@ static void on_pong(void *ctx, uint32_t rtt_ms)
 		p->pongs_in_flow++;
 }
 
-static void on_established(void *ctx, struct mux_stream *s)
+/* Every engine event, after the harness's checks (held stream, ours and
+ * once for established, an open window for writable, session_closed once). */
+static void on_event(struct mh *h, const struct mh_event *ev, struct mh_stream *r)
 {
-	struct peer *p = ctx;
-	struct tstream *t = mux_stream_udata(s);
-	if (t == NULL)
-		fail(p, "stream_established for stream %" PRIu32 " that we do not hold", mux_stream_id(s));
-	if (!t->mine || t->established)
-		fail(p, "stream_established for id %" PRIu32 ": opened by us %d, seen before %d", t->id, t->mine,
-		     t->established);
-	t->established = true;
+	struct peer *p = h->app;
+	struct tstream *t = r ? r->app : NULL;
+	switch (ev->kind) {
+	case MH_EV_OPEN:
+		on_stream_open(p, r);
+		break;
+	case MH_EV_ESTABLISHED:
+		t->established = true;
+		break;
+	case MH_EV_DATA:
+		on_data(p, t, ev->data, ev->n);
+		break;
+	case MH_EV_FIN:
+		on_fin(p, t);
+		break;
+	case MH_EV_RESET:
+		on_stream_reset(p, t, ev->err);
+		break;
+	case MH_EV_WRITABLE:
+		p->writable_cbs++;
+		/* The before-sleep pump does the writing. */
+		t->writable_seen = true;
+		break;
+	case MH_EV_CLOSED:
+		on_session_closed(p, ev->err);
+		break;
+	case MH_EV_PONG:
+		on_pong(p, ev->n);
+		break;
+	case MH_EV_GOAWAY:
+		p->remote_goaway_cb = true;
+		note(p, "remote_go_away callback");
+		break;
+	default:
+		break;
+	}
 }
 
-static void on_remote_go_away(void *ctx)
+static void on_fail(struct mh *h, const char *msg)
 {
-	struct peer *p = ctx;
-	p->remote_goaway_cb = true;
-	note(p, "remote_go_away callback");
-}
-
-static void on_writable(void *ctx, struct mux_stream *s)
-{
-	struct peer *p = ctx;
-	struct tstream *t = mux_stream_udata(s);
-	p->writable_cbs++;
-	if (t == NULL)
-		fail(p, "stream_writable for stream %" PRIu32 " that we do not hold", mux_stream_id(s));
-	if (mux_stream_send_window(s) == 0)
-		soft_fail(p, "stream_writable for id %" PRIu32 " with an empty send window", t->id);
-	/* The before-sleep pump does the writing. */
-	t->writable_seen = true;
+	fail(h->app, "%s", msg);
 }
 
 /* ---- top-level work, once per loop iteration ---- */
@@ -936,7 +945,7 @@ static void process_holds(struct peer *p)
 			continue;
 		if (t->hold_len > t->max_hold) {
 			t->max_hold = t->hold_len;
-			t->buffered_at_max = mux_buffered_bytes(p->m);
+			t->buffered_at_max = mux_buffered_bytes(p->h->m);
 			if (t->buffered_at_max < t->hold_len) {
 				char nm[64];
 				fail(p, "stream %s: holding %zu bytes but mux_buffered_bytes() = %" PRIu64,
@@ -946,7 +955,7 @@ static void process_holds(struct peer *p)
 		size_t n = t->hold_len;
 		t->hold_len = 0;
 		process_bytes(t, t->hold, n);
-		mux_stream_consumed(t->s, n);
+		mh_consume(t->rec, n);
 	}
 }
 
@@ -961,9 +970,8 @@ static void complete_stream(struct tstream *t)
 		fail(p, "stream %s: complete without stream_established", tname(t, nm, sizeof(nm)));
 	p->streams[t->slot] = NULL;
 	p->completed++;
-	/* No callback may come for it any more; a stray one finds NULL. */
-	mux_stream_set_udata(t->s, NULL);
-	mux_stream_release(t->s);
+	/* No callback may come for it any more; the harness fails a stray one. */
+	mh_release(t->rec);
 	tstream_free(t);
 }
 
@@ -971,12 +979,12 @@ static void goaway_actions(struct peer *p)
 {
 	int err = 0;
 	if (p->goaway_sender && !p->goaway_sent && all_streams_open(p)) {
-		int r = mux_go_away(p->m, MUX_GOAWAY_NORMAL);
+		int r = mux_go_away(p->h->m, MUX_GOAWAY_NORMAL);
 		if (r < 0)
 			fail(p, "mux_go_away(0): %s", mux_strerror(r));
 		p->goaway_sent = true;
-		note(p, "sent GoAway(0) with %zu streams open", mux_num_streams(p->m));
-		struct mux_stream *s = mux_stream_open(p->m, &err);
+		note(p, "sent GoAway(0) with %zu streams open", mux_num_streams(p->h->m));
+		struct mux_stream *s = mux_stream_open(p->h->m, &err);
 		if (s != NULL) {
 			/* Undo it on the wire: the peer would otherwise hold an
 			 * extra stream it never accepts. */
@@ -989,15 +997,15 @@ static void goaway_actions(struct peer *p)
 			soft_fail(p, "mux_stream_open after our GoAway: %s (%d), want -MUX_E_LOCAL_GOAWAY",
 				  mux_strerror(err), err);
 		}
-		if (mux_is_closed(p->m))
+		if (mux_is_closed(p->h->m))
 			fail(p, "GoAway(0) closed the session");
 	}
 	if (!p->goaway_sender && p->saw_payload && !p->goaway_checked) {
 		/* The peer sends payload only after its GoAway(0). */
-		if (!mux_remote_go_away(p->m) || !p->remote_goaway_cb)
+		if (!mux_remote_go_away(p->h->m) || !p->remote_goaway_cb)
 			fail(p, "payload arrived but mux_remote_go_away() = %d, callback seen = %d",
-			     mux_remote_go_away(p->m), p->remote_goaway_cb);
-		if (mux_stream_open(p->m, &err) != NULL || err != -MUX_E_REMOTE_GOAWAY)
+			     mux_remote_go_away(p->h->m), p->remote_goaway_cb);
+		if (mux_stream_open(p->h->m, &err) != NULL || err != -MUX_E_REMOTE_GOAWAY)
 			fail(p, "mux_stream_open after the peer's GoAway: err %d (%s), want -MUX_E_REMOTE_GOAWAY", err,
 			     mux_strerror(err));
 		note(p, "mux_stream_open refused after the peer's GoAway: %s", mux_strerror(err));
@@ -1007,7 +1015,7 @@ static void goaway_actions(struct peer *p)
 
 static void arm_mux_timer(struct peer *p)
 {
-	int64_t t = mux_next_timeout(p->m, loop_now_ms(p->loop));
+	int64_t t = mux_next_timeout(p->h->m, loop_now_ms(p->loop));
 	if (t < 0)
 		loop_timer_stop(p->loop, &p->mux_timer);
 	else if (loop_timer_start(p->loop, &p->mux_timer, (uint64_t)t) < 0)
@@ -1017,14 +1025,14 @@ static void arm_mux_timer(struct peer *p)
 static void before_sleep(struct loop *l, void *udata)
 {
 	struct peer *p = udata;
-	if (p->m == NULL || p->session_done)
+	if (p->h == NULL || p->session_done)
 		return;
 	if (p->sc == SC_WINDOW)
 		process_holds(p);
 	for (size_t i = 0; i < p->nslots; i++) {
 		struct tstream *t = p->streams[i];
 		if (t && t->credit > 0) {
-			mux_stream_consumed(t->s, t->credit);
+			mh_consume(t->rec, t->credit);
 			t->credit = 0;
 		}
 		if (t)
@@ -1034,7 +1042,7 @@ static void before_sleep(struct loop *l, void *udata)
 		goaway_actions(p);
 	if (p->sc == SC_PING && !p->ping_outstanding && (p->pongs < p->npings || p->completed < p->nslots) &&
 	    !p->eof) {
-		int r = mux_ping(p->m, loop_now_ms(l));
+		int r = mux_ping(p->h->m, loop_now_ms(l));
 		if (r < 0)
 			fail(p, "mux_ping: %s", mux_strerror(r));
 		p->ping_outstanding = true;
@@ -1076,21 +1084,21 @@ static void finish(struct peer *p)
 {
 	if (p->completed != p->nslots)
 		fail(p, "EOF with %zu of %zu streams complete", p->completed, p->nslots);
-	if (mux_num_streams(p->m) != 0)
-		fail(p, "EOF with mux_num_streams() = %zu, want 0", mux_num_streams(p->m));
-	if (mux_buffered_bytes(p->m) != 0)
-		fail(p, "EOF with mux_buffered_bytes() = %" PRIu64 ", want 0", mux_buffered_bytes(p->m));
+	if (mux_num_streams(p->h->m) != 0)
+		fail(p, "EOF with mux_num_streams() = %zu, want 0", mux_num_streams(p->h->m));
+	if (mux_buffered_bytes(p->h->m) != 0)
+		fail(p, "EOF with mux_buffered_bytes() = %" PRIu64 ", want 0", mux_buffered_bytes(p->h->m));
 	if (p->sc == SC_PING && p->pongs < p->npings)
 		fail(p, "only %u pongs", p->pongs);
 	if (p->sc == SC_GOAWAY && !(p->goaway_sender ? p->goaway_sent : p->goaway_checked))
 		fail(p, "goaway: refusal never checked");
 	if (p->soft_failures)
 		fail(p, "%u check(s) failed along the way; the first: %s", p->soft_failures, p->first_soft);
-	mux_input_eof(p->m);
+	mux_input_eof(p->h->m);
 	if (!p->session_done)
 		fail(p, "mux_input_eof did not call session_closed");
-	if (!mux_is_closed(p->m) || mux_num_streams(p->m) != 0)
-		fail(p, "after EOF: closed=%d num_streams=%zu", mux_is_closed(p->m), mux_num_streams(p->m));
+	if (!mux_is_closed(p->h->m) || mux_num_streams(p->h->m) != 0)
+		fail(p, "after EOF: closed=%d num_streams=%zu", mux_is_closed(p->h->m), mux_num_streams(p->h->m));
 	if (p->sc == SC_PING)
 		note(p, "ping: %u pongs (%u while streams were open), mean rtt %.1f ms", p->pongs, p->pongs_in_flow,
 		     p->pongs ? (double)p->rtt_sum / p->pongs : 0.0);
@@ -1127,7 +1135,8 @@ static void on_socket(struct loop *l, int fd, uint32_t events, void *udata)
 		p->bytes_in += (uint64_t)n;
 		for (size_t off = 0; off < (size_t)n;) {
 			size_t seg = fwalk_segment(p, &p->in_walk, p->inbuf + off, (size_t)n - off);
-			int r = mux_input(p->m, p->inbuf + off, seg, loop_now_ms(l));
+			p->h->now = loop_now_ms(l);
+			int r = mh_input(p->h, p->inbuf + off, seg);
 			if (r < 0)
 				fail(p, "mux_input: %s", mux_strerror(r));
 			off += seg;
@@ -1141,7 +1150,7 @@ static void on_mux_timer(struct loop *l, struct loop_timer *t, void *udata)
 {
 	(void)t;
 	struct peer *p = udata;
-	int r = mux_tick(p->m, loop_now_ms(l));
+	int r = mh_tick(p->h, loop_now_ms(l));
 	if (r < 0)
 		fail(p, "mux_tick: %s", mux_strerror(r));
 }
@@ -1160,7 +1169,7 @@ static void on_watchdog(struct loop *l, struct loop_timer *t, void *udata)
 	uint64_t now = loop_now_ms(l);
 	/* Payload on the wire either way; pings and window updates do not
 	 * count (keepalive alone would hide a stall). */
-	uint64_t progress = p->in_walk.payload + p->out_walk.payload;
+	uint64_t progress = p->in_walk.payload + p->out_payload;
 	if (progress != p->last_progress) {
 		p->last_progress = progress;
 		p->last_progress_ms = now;
@@ -1200,21 +1209,12 @@ static void start_session(struct peer *p)
 		break; /* the engine's defaults */
 	}
 	sock_set_nodelay(p->fd, true, err);
-	static const struct mux_ops ops = {
-		.emit = on_emit,
-		.stream_open = on_stream_open,
-		.stream_established = on_established,
-		.stream_data = on_data,
-		.stream_fin = on_fin,
-		.stream_reset = on_stream_reset,
-		.stream_writable = on_writable,
-		.session_closed = on_session_closed,
-		.pong = on_pong,
-		.remote_go_away = on_remote_go_away,
-	};
-	p->m = mux_new(&cfg, &ops, p, loop_now_ms(p->loop));
-	if (p->m == NULL)
-		fail(p, "mux_new failed");
+	p->h = mh_new(&cfg, (int)p->nslots, loop_now_ms(p->loop));
+	p->h->app = p;
+	p->h->on_fail = on_fail;
+	p->h->on_event = on_event;
+	p->h->on_frame = on_frame;
+	p->h->on_emit = on_emit;
 	p->goaway_sender = p->sc == SC_GOAWAY && !p->client;
 	p->sized_writes = p->sc == SC_HALFCLOSE_C || p->sc == SC_HALFCLOSE_GO || p->sc == SC_WINDOW ||
 			  p->sc == SC_LINGER;
@@ -1225,10 +1225,10 @@ static void start_session(struct peer *p)
 		fail(p, "loop_watch: %s", strerror(-r));
 	for (unsigned i = 0; i < p->nstreams; i++) {
 		int e = 0;
-		struct mux_stream *s = mux_stream_open(p->m, &e);
-		if (s == NULL)
+		struct mh_stream *rec = mh_open(p->h, &e);
+		if (rec == NULL)
 			fail(p, "mux_stream_open #%u: %s", i, mux_strerror(e));
-		struct tstream *t = tstream_new(p, s, true);
+		struct tstream *t = tstream_new(p, rec);
 		check_recv_max(t);
 	}
 	loop_timer_start(p->loop, &p->watchdog_timer, 1000);
@@ -1396,7 +1396,6 @@ int main(int argc, char **argv)
 	p->window = 8u << 20;
 	p->lfd = p->fd = -1;
 	p->in_walk.dir = '<';
-	p->out_walk.dir = '>';
 	parse_args(p, argc, argv);
 	p->nslots = 2 * (size_t)p->nstreams;
 	p->streams = calloc(p->nslots, sizeof(*p->streams));
@@ -1430,7 +1429,7 @@ int main(int argc, char **argv)
 	loop_timer_stop(p->loop, &p->mux_timer);
 	loop_timer_stop(p->loop, &p->deadline_timer);
 	loop_timer_stop(p->loop, &p->watchdog_timer);
-	mux_free(p->m);
+	mh_free(p->h);
 	loop_free(p->loop);
 	buf_reset(&p->out);
 	free(p->streams);

@@ -12,6 +12,7 @@
  */
 #include "base/loop.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -377,8 +378,11 @@ static bool timer_before(const struct loop_timer *a, const struct loop_timer *b)
 	       (a->when_ms == b->when_ms && a->seq < b->seq);
 }
 
+/* Invariant: heap[i]->heap_idx == i + 1 for every i < heap_len, and an
+ * active timer's heap_idx points back at its own slot. */
 static void heap_set(struct loop *l, size_t i, struct loop_timer *t)
 {
+	assert(i < l->heap_len);
 	l->heap[i] = t;
 	t->heap_idx = i + 1;
 }
@@ -416,7 +420,9 @@ static void sift_down(struct loop *l, size_t i)
 
 static void heap_remove(struct loop *l, size_t i)
 {
+	assert(i < l->heap_len);
 	struct loop_timer *t = l->heap[i];
+	assert(t->heap_idx == i + 1);
 	struct loop_timer *last = l->heap[--l->heap_len];
 	t->heap_idx = 0;
 	if (i == l->heap_len)
@@ -444,6 +450,7 @@ int loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t delay_ms)
 		when = UINT64_MAX;
 	if (t->heap_idx != 0) {
 		size_t i = t->heap_idx - 1;
+		assert(i < l->heap_len && l->heap[i] == t); /* active on this loop */
 		t->when_ms = when;
 		t->seq = l->timer_seq++;
 		/* Moved: restore heap order in whichever direction it broke. */
@@ -473,6 +480,7 @@ void loop_timer_stop(struct loop *l, struct loop_timer *t)
 {
 	if (t->heap_idx == 0)
 		return;
+	assert(t->heap_idx <= l->heap_len && l->heap[t->heap_idx - 1] == t); /* active on this loop */
 	heap_remove(l, t->heap_idx - 1);
 }
 

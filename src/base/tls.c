@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,17 @@
 #define TLS_RECORD 16384
 #define TLS_BATCH (256u * 1024)
 
+/*
+ * A context is shared by every transport made from it: each holds a
+ * reference, so the context (and the BIO method their write BIOs use)
+ * stays until the last transport is freed, even when the owner frees it
+ * first (a shutdown or reload while sessions are still being reaped).
+ */
 struct tls_ctx {
 	SSL_CTX *ctx;
+	BIO_METHOD *out_method; /* the record-batching write BIO (out_bio_*) */
 	size_t ca_count;
+	atomic_uint refs;
 };
 
 
@@ -42,6 +51,7 @@ struct tls_transport {
 	 * (out[out_off, out_len)); allocated while bytes wait, freed empty. */
 	unsigned char *out;
 	size_t out_off, out_len, out_cap;
+	struct tls_ctx *ctx;	/* a reference */
 	/* kTLS took the send path: records go to the socket BIO as is. */
 	bool direct;
 	/* An error met after a read had returned bytes, for the next read. */
@@ -189,14 +199,34 @@ static int load_identity(SSL_CTX *ctx, const char *cert_file, const char *key_fi
 	return 0;
 }
 
-struct tls_ctx *tls_ctx_server(const char *cert_file, const char *key_file, const char *ca_file,
-			       const char *ca_glob, char err[TLS_ERRLEN])
+static BIO_METHOD *out_bio_method_new(void);
+
+/* A context with its SSL_CTX and write BIO method, one reference. */
+static struct tls_ctx *ctx_new(bool server, char *err)
 {
 	struct tls_ctx *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
-	c->ctx = base_ctx(true, err);
-	if (c->ctx == NULL || load_identity(c->ctx, cert_file, key_file, err) != 0 ||
+	atomic_init(&c->refs, 1);
+	c->ctx = base_ctx(server, err);
+	if (c->ctx == NULL)
+		goto fail;
+	c->out_method = out_bio_method_new();
+	if (c->out_method == NULL) {
+		set_err(err, "cannot create the TLS write BIO method");
+		goto fail;
+	}
+	return c;
+fail:
+	tls_ctx_free(c);
+	return NULL;
+}
+
+struct tls_ctx *tls_ctx_server(const char *cert_file, const char *key_file, const char *ca_file,
+			       const char *ca_glob, char err[TLS_ERRLEN])
+{
+	struct tls_ctx *c = ctx_new(true, err);
+	if (c == NULL || load_identity(c->ctx, cert_file, key_file, err) != 0 ||
 	    load_trust(c->ctx, ca_file, ca_glob, &c->ca_count, err) != 0) {
 		tls_ctx_free(c);
 		return NULL;
@@ -212,11 +242,8 @@ struct tls_ctx *tls_ctx_server(const char *cert_file, const char *key_file, cons
 struct tls_ctx *tls_ctx_client(const char *ca_file, const char *ca_glob, const char *cert_file,
 			       const char *key_file, char err[TLS_ERRLEN])
 {
-	struct tls_ctx *c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return NULL;
-	c->ctx = base_ctx(false, err);
-	if (c->ctx == NULL || load_trust(c->ctx, ca_file, ca_glob, &c->ca_count, err) != 0 ||
+	struct tls_ctx *c = ctx_new(false, err);
+	if (c == NULL || load_trust(c->ctx, ca_file, ca_glob, &c->ca_count, err) != 0 ||
 	    (cert_file && *cert_file && load_identity(c->ctx, cert_file, key_file, err) != 0)) {
 		tls_ctx_free(c);
 		return NULL;
@@ -225,11 +252,13 @@ struct tls_ctx *tls_ctx_client(const char *ca_file, const char *ca_glob, const c
 	return c;
 }
 
+/* Drops one reference; the last one frees. */
 void tls_ctx_free(struct tls_ctx *c)
 {
-	if (c == NULL)
+	if (c == NULL || atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
 	SSL_CTX_free(c->ctx);
+	BIO_meth_free(c->out_method);
 	free(c);
 }
 
@@ -315,8 +344,6 @@ static int map_error(struct tls_transport *tt, int rc)
  * good. OpenSSL flushes the BIO before it turns kTLS on, so nothing is
  * buffered at that point. Controls (kTLS, fd, ...) pass to the socket BIO.
  */
-
-static BIO_METHOD *out_method;
 
 static size_t out_held(const struct tls_transport *tt)
 {
@@ -439,19 +466,16 @@ static int out_bio_destroy(BIO *b)
 	return 1;
 }
 
-static BIO_METHOD *out_bio_method(void)
+/* Made once per context (ctx_new), freed with it. */
+static BIO_METHOD *out_bio_method_new(void)
 {
-	if (out_method == NULL) {
-		BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "threshold record batch");
-		if (m == NULL || BIO_meth_set_write_ex(m, out_bio_write) != 1 ||
-		    BIO_meth_set_ctrl(m, out_bio_ctrl) != 1 || BIO_meth_set_create(m, out_bio_create) != 1 ||
-		    BIO_meth_set_destroy(m, out_bio_destroy) != 1) {
-			BIO_meth_free(m);
-			return NULL;
-		}
-		out_method = m;
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "threshold record batch");
+	if (m == NULL || BIO_meth_set_write_ex(m, out_bio_write) != 1 || BIO_meth_set_ctrl(m, out_bio_ctrl) != 1 ||
+	    BIO_meth_set_create(m, out_bio_create) != 1 || BIO_meth_set_destroy(m, out_bio_destroy) != 1) {
+		BIO_meth_free(m);
+		return NULL;
 	}
-	return out_method;
+	return m;
 }
 
 /* ---- transport ops ---- */
@@ -517,10 +541,9 @@ static ssize_t tls_write_some(struct tls_transport *tt, const void *p, size_t n)
 }
 
 /* Small pieces (frame headers, small frames) are gathered into one record's
- * worth of bytes; large ones go to SSL_write straight from the caller's
- * memory. The gather buffer is scratch for one call only. */
+ * worth of bytes (on the stack of tls_writev: scratch for one call, so no
+ * global); large ones go to SSL_write straight from the caller's memory. */
 #define TLS_DIRECT_MAX (256u * 1024)
-static _Thread_local unsigned char tls_gather[TLS_RECORD];
 
 /*
  * writev over TLS: seals the caller's bytes into records (collected by the
@@ -538,6 +561,7 @@ static _Thread_local unsigned char tls_gather[TLS_RECORD];
 static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 {
 	struct tls_transport *tt = (struct tls_transport *)t;
+	unsigned char tls_gather[TLS_RECORD];
 	int f = out_flush(tt, true);
 	if (f == -EAGAIN) {
 		tt->want = LOOP_WRITE;
@@ -686,6 +710,7 @@ static void tls_free(struct transport *t)
 	free(tt->out);
 	if (t->fd >= 0)
 		close(t->fd);
+	tls_ctx_free(tt->ctx); /* after SSL_free: its BIOs used the method */
 	free(tt);
 }
 
@@ -709,14 +734,15 @@ struct transport *tls_transport_new(struct tls_ctx *ctx, int fd, bool server, co
 	}
 	tt->t.ops = &tls_ops;
 	tt->t.fd = fd;
+	atomic_fetch_add(&ctx->refs, 1);
+	tt->ctx = ctx;
 	tt->ssl = SSL_new(ctx->ctx);
-	BIO_METHOD *m = out_bio_method();
-	if (tt->ssl == NULL || m == NULL)
+	if (tt->ssl == NULL)
 		goto fail;
 	/* Reads straight from the socket BIO; writes through the batching
 	 * filter in front of the same socket BIO (two references to it). */
 	BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
-	BIO *filter = BIO_new(m);
+	BIO *filter = BIO_new(ctx->out_method);
 	if (sock == NULL || filter == NULL) {
 		BIO_free(sock);
 		BIO_free(filter);

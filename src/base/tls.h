@@ -1,7 +1,8 @@
 /*
  * tls: OpenSSL 3 contexts and a TLS transport behind the transport ops.
  *
- * Contexts are built once per role at start (rebuilt only on reload):
+ * Contexts are built once per role at start (rebuilt only on reload),
+ * each with the write BIO method its transports use (no global state):
  * TLS 1.2 minimum (1.3 preferred by OpenSSL's negotiation),
  * SSL_MODE_RELEASE_BUFFERS so idle sessions hold no record buffers,
  * SSL_OP_ENABLE_KTLS so the kernel takes the record layer where it can.
@@ -37,6 +38,9 @@ struct tls_ctx *tls_ctx_server(const char *cert_file, const char *key_file, cons
  * certificate chain and key. */
 struct tls_ctx *tls_ctx_client(const char *ca_file, const char *ca_glob, const char *cert_file,
 			       const char *key_file, char err[TLS_ERRLEN]);
+/* Drops the caller's reference (NULL-safe). Each transport made from c
+ * holds one too, so c (its SSL_CTX and the write BIO method made with it)
+ * goes when the last of them does. */
 void tls_ctx_free(struct tls_ctx *c);
 /* Number of CA certificates loaded into the trust store. */
 size_t tls_ctx_ca_count(const struct tls_ctx *c);
@@ -44,7 +48,8 @@ size_t tls_ctx_ca_count(const struct tls_ctx *c);
 /*
  * A TLS transport over fd (taken over; closed on free or failure).
  * Client side: `verify_name` is the server name to check (DNS name or IP
- * literal, also sent as SNI when it is a name). NULL on failure.
+ * literal, also sent as SNI when it is a name). The transport holds a
+ * reference to ctx. NULL on failure.
  */
 struct transport *tls_transport_new(struct tls_ctx *ctx, int fd, bool server, const char *verify_name);
 /* Drives the handshake: 0 done, -EAGAIN (wait for transport_want()), or

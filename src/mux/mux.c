@@ -19,10 +19,12 @@
  */
 #include "mux/mux.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/list.h"
 #include "wire/yamux_frame.h"
 
 /* Stream flags. */
@@ -42,7 +44,7 @@ enum {
 struct mux_stream {
 	struct mux *m;
 	void *udata;
-	struct mux_stream *lnext, *lprev; /* linger or ack list, or dead list (lnext) */
+	struct list lnode;		  /* on the linger, ack or dead list */
 	uint64_t deadline;		  /* when lingering or a deferred ACK ends */
 	uint32_t id;
 	uint32_t send_window;
@@ -89,9 +91,9 @@ struct mux {
 	uint32_t ping_id;
 	bool ping_outstanding;
 
-	struct mux_stream *linger_head, *linger_tail;
-	struct mux_stream *ack_head, *ack_tail;
-	struct mux_stream *dead;
+	struct list linger; /* released, waiting for the peer's FIN; by deadline */
+	struct list ack;    /* accepted, the ACK waiting; by deadline */
+	struct list dead;   /* out of the table, freed when the outermost call returns */
 };
 
 static const char *const err_text[MUX_E__COUNT] = {
@@ -235,43 +237,29 @@ static void emit_frame(struct mux *m, uint8_t type, uint16_t flags, uint32_t id,
 
 /* ---- lifecycle helpers ---- */
 
-static void list_unlink(struct mux_stream **head, struct mux_stream **tail, struct mux_stream *s)
+/* Appends s to a timed list (linger or ack): every entry of one list has
+ * the same delay, so appending keeps it sorted by deadline. */
+static void timed_append(struct list *head, struct mux_stream *s, uint64_t deadline)
 {
-	if (s->lprev)
-		s->lprev->lnext = s->lnext;
-	else if (*head == s)
-		*head = s->lnext;
-	else
-		return; /* not on the list */
-	if (s->lnext)
-		s->lnext->lprev = s->lprev;
-	else
-		*tail = s->lprev;
-	s->lnext = s->lprev = NULL;
-}
-
-static void list_append(struct mux_stream **head, struct mux_stream **tail, struct mux_stream *s,
-			uint64_t deadline)
-{
+	assert(!list_linked(&s->lnode));
 	s->deadline = deadline;
-	s->lprev = *tail;
-	s->lnext = NULL;
-	if (*tail)
-		(*tail)->lnext = s;
-	else
-		*head = s;
-	*tail = s;
+	list_add_tail(head, &s->lnode);
 }
 
-/* Off the linger list or the ack list, whichever it is on. */
+/* The stream with the earliest deadline on a timed list, or NULL. */
+static struct mux_stream *timed_first(const struct list *head)
+{
+	return list_first_entry(head, struct mux_stream, lnode);
+}
+
+/* Off the linger list or the ack list, whichever it is on (never called
+ * for a dead stream, which is on the dead list). */
 static void stream_unlist(struct mux *m, struct mux_stream *s)
 {
-	if (s->flags & SF_ACK_DEFERRED) {
-		s->flags &= (uint16_t)~SF_ACK_DEFERRED;
-		list_unlink(&m->ack_head, &m->ack_tail, s);
-	} else {
-		list_unlink(&m->linger_head, &m->linger_tail, s);
-	}
+	(void)m;
+	assert(!(s->flags & SF_DEAD));
+	s->flags &= (uint16_t)~SF_ACK_DEFERRED;
+	list_del(&s->lnode);
 }
 
 /* Takes s out of the session's accounting and the table; frees it now or
@@ -295,15 +283,14 @@ static void stream_destroy(struct mux *m, struct mux_stream *s)
 		m->payload_stream = false;
 	table_remove(m, s);
 	s->flags |= SF_DEAD | SF_RESET;
-	s->lnext = m->dead;
-	m->dead = s;
+	list_add_tail(&m->dead, &s->lnode);
 }
 
 static void reap_dead(struct mux *m)
 {
-	while (m->dead != NULL) {
-		struct mux_stream *s = m->dead;
-		m->dead = s->lnext;
+	struct mux_stream *s;
+	while ((s = list_first_entry(&m->dead, struct mux_stream, lnode)) != NULL) {
+		list_del(&s->lnode);
 		free(s);
 	}
 }
@@ -405,6 +392,9 @@ static void send_window_update(struct mux *m, struct mux_stream *s, uint16_t fla
 	/* Bytes of the frame being received count as not yet returned. */
 	uint32_t inflight = (m->in_payload && m->payload_stream && m->payload_id == s->id) ? m->payload_left : 0;
 	int64_t d = (int64_t)s->recv_max - s->recv_pending - s->recv_window - inflight;
+	/* recv_max = credit the peer has + bytes held + bytes of the frame
+	 * under way + credit not yet returned: the last is never negative. */
+	assert(d >= 0);
 	uint32_t delta = d > 0 ? (uint32_t)d : 0;
 	if (delta < s->recv_max / 2 && flags == 0)
 		return;
@@ -414,6 +404,7 @@ static void send_window_update(struct mux *m, struct mux_stream *s, uint16_t fla
 		delta = 0;
 	}
 	s->recv_window += delta;
+	assert(s->recv_window <= s->recv_max); /* never grant beyond the window */
 	emit_frame(m, YAMUX_WINDOW_UPDATE, flags, s->id, delta);
 }
 
@@ -454,6 +445,9 @@ struct mux *mux_new(const struct mux_config *cfg, const struct mux_ops *ops, voi
 		m->cfg.linger_ms = 30000;
 	m->ops = *ops;
 	m->ctx = ctx;
+	list_init(&m->linger);
+	list_init(&m->ack);
+	list_init(&m->dead);
 	m->cap = 16;
 	m->slots = calloc(m->cap, sizeof(*m->slots));
 	if (m->slots == NULL) {
@@ -566,13 +560,13 @@ int mux_tick(struct mux *m, uint64_t now_ms)
 			mux_ping(m, now_ms);
 		m->next_ping_at = now_ms + m->cfg.keepalive_ms;
 	}
-	while (m->linger_head != NULL && m->linger_head->deadline <= now_ms) {
-		struct mux_stream *s = m->linger_head;
+	struct mux_stream *s;
+	while ((s = timed_first(&m->linger)) != NULL && s->deadline <= now_ms) {
 		emit_frame(m, YAMUX_WINDOW_UPDATE, YAMUX_RST, s->id, 0);
 		stream_destroy(m, s);
 	}
-	while (m->ack_head != NULL && m->ack_head->deadline <= now_ms)
-		ack_now(m, m->ack_head);
+	while ((s = timed_first(&m->ack)) != NULL && s->deadline <= now_ms)
+		ack_now(m, s);
 	leave(m);
 	return 0;
 }
@@ -590,10 +584,12 @@ int64_t mux_next_timeout(const struct mux *m, uint64_t now_ms)
 		if (dl < at)
 			at = dl;
 	}
-	if (m->linger_head != NULL && m->linger_head->deadline < at)
-		at = m->linger_head->deadline;
-	if (m->ack_head != NULL && m->ack_head->deadline < at)
-		at = m->ack_head->deadline;
+	const struct mux_stream *first = timed_first(&m->linger);
+	if (first != NULL && first->deadline < at)
+		at = first->deadline;
+	first = timed_first(&m->ack);
+	if (first != NULL && first->deadline < at)
+		at = first->deadline;
 	if (at == UINT64_MAX)
 		return -1;
 	return at <= now_ms ? 0 : (int64_t)(at - now_ms);
@@ -779,6 +775,7 @@ static int handle_header(struct mux *m)
 			deliver_fin(m, s);
 		return m->closed ? -m->err : 0;
 	}
+	assert(h.length <= s->recv_window); /* checked above: a protocol error */
 	s->recv_window -= h.length;
 	m->payload_id = s->id;
 	m->payload_stream = true;
@@ -916,7 +913,7 @@ int mux_stream_accept(struct mux_stream *s)
 	if (m->cfg.ack_delay_ms > 0 && !(s->flags & SF_REMOTE_FIN)) {
 		/* The extra window is granted when the ACK goes (ack_now). */
 		s->flags |= SF_ACK_DEFERRED;
-		list_append(&m->ack_head, &m->ack_tail, s, m->now + m->cfg.ack_delay_ms);
+		timed_append(&m->ack, s, m->now + m->cfg.ack_delay_ms);
 		return 0;
 	}
 	s->recv_window += extra;
@@ -1000,6 +997,7 @@ ssize_t mux_stream_write(struct mux_stream *s, const struct iovec *iov, int iovc
 			yamux_hdr_encode(hdrs[nframes], YAMUX_DATA, 0, s->id, flen);
 			out[hdr_at].iov_base = hdrs[nframes];
 			out[hdr_at].iov_len = YAMUX_HDR_LEN;
+			assert(flen <= s->send_window); /* never beyond the peer's window */
 			s->send_window -= flen;
 			total += flen;
 			nframes++;
@@ -1028,6 +1026,7 @@ void mux_stream_consumed(struct mux_stream *s, size_t n)
 	if (n > s->recv_pending)
 		n = s->recv_pending;
 	s->recv_pending -= (uint32_t)n;
+	assert(m->buffered >= n); /* the session total includes this stream's */
 	m->buffered -= n;
 	if (m->closed || (s->flags & (SF_RESET | SF_DEAD)))
 		return;
@@ -1099,7 +1098,7 @@ void mux_stream_release(struct mux_stream *s)
 		 * not: linger, crediting data. */
 		if (pending)
 			send_window_update(m, s, 0);
-		list_append(&m->linger_head, &m->linger_tail, s, m->now + m->cfg.linger_ms);
+		timed_append(&m->linger, s, m->now + m->cfg.linger_ms);
 	}
 	leave(m);
 }

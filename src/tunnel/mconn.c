@@ -32,7 +32,7 @@ struct mconn {
 	struct buf out;
 	struct loop_timer timer;
 	struct loop_deferred reap;
-	struct mconn_waiter *waiters;
+	struct list waiters;	/* struct mconn_waiter.node, newest first */
 	uint32_t mask;		/* current interest */
 	bool closing;		/* mconn_close ran: no more I/O */
 	bool read_paused;	/* a write failed: no more reading */
@@ -41,8 +41,7 @@ struct mconn {
 	int close_err;
 	uint8_t *pre;		/* session bytes read before the mconn existed */
 	size_t prelen;
-	struct mconn *dnext, *dprev; /* env's dirty list */
-	bool dirty;
+	struct list dnode;	/* on env->dirty while small writes wait */
 };
 
 static void flush_dirty(struct loop *l, void *udata);
@@ -81,6 +80,7 @@ int mconn_env_init(struct mconn_env *env, struct loop *l)
 {
 	memset(env, 0, sizeof(*env));
 	env->loop = l;
+	list_init(&env->dirty);
 	loop_timer_init(&env->trim, on_trim, env);
 	/* Page-aligned mappings, so the trim can hand their pages back. */
 	env->rx = scratch_map();
@@ -151,40 +151,21 @@ static void flush_out(struct mconn *c);
 
 /* ---- small-write batching ---- */
 
-static void dirty_del(struct mconn *c)
-{
-	if (!c->dirty)
-		return;
-	if (c->dprev)
-		c->dprev->dnext = c->dnext;
-	else
-		c->env->dirty = c->dnext;
-	if (c->dnext)
-		c->dnext->dprev = c->dprev;
-	c->dnext = c->dprev = NULL;
-	c->dirty = false;
-}
-
 static void dirty_add(struct mconn *c)
 {
-	if (c->dirty)
-		return;
-	c->dirty = true;
-	c->dprev = NULL;
-	c->dnext = c->env->dirty;
-	if (c->env->dirty)
-		c->env->dirty->dprev = c;
-	c->env->dirty = c;
+	if (!list_linked(&c->dnode))
+		list_add_head(&c->env->dirty, &c->dnode);
 }
 
-/* Before the loop sleeps: write what small emits collected. */
+/* Before the loop sleeps: write what small emits collected. A flush may
+ * close other sessions (which unlink themselves): take one at a time. */
 static void flush_dirty(struct loop *l, void *udata)
 {
 	struct mconn_env *env = udata;
 	(void)l;
-	while (env->dirty) {
-		struct mconn *c = env->dirty;
-		dirty_del(c);
+	struct mconn *c;
+	while ((c = list_first_entry(&env->dirty, struct mconn, dnode)) != NULL) {
+		list_del(&c->dnode);
 		if (!c->closing && !c->write_err)
 			flush_out(c);
 	}
@@ -304,6 +285,14 @@ static void on_writable(void *ctx, struct mux_stream *s)
 
 static void teardown(struct mconn *c, int err);
 
+/* Unlinks every node of head (the owners are not called). */
+static void unlink_all(struct list *head)
+{
+	struct list *pos, *tmp;
+	list_for_each_safe(pos, tmp, head)
+		list_del(pos);
+}
+
 static void on_session_closed(void *ctx, int err)
 {
 	struct mconn *c = ctx;
@@ -353,16 +342,11 @@ static void teardown(struct mconn *c, int err)
 		return;
 	c->closing = true;
 	c->close_err = err;
-	dirty_del(c);
+	list_del(&c->dnode);
 	loop_timer_stop(c->env->loop, &c->timer);
 	loop_watch_set(c->env->loop, c->t->fd, 0);
 	/* Waiters belong to relays that are being reset anyway. */
-	while (c->waiters) {
-		struct mconn_waiter *w = c->waiters;
-		c->waiters = w->next;
-		w->next = w->prev = NULL;
-		w->queued = false;
-	}
+	unlink_all(&c->waiters);
 	c->ops->closed(c->owner, c, err);
 	loop_defer(c->env->loop, &c->reap, reap, c);
 }
@@ -404,25 +388,22 @@ void mconn_go_away(struct mconn *c)
 
 static void wake_waiters(struct mconn *c)
 {
-	/* Waiters may re-register while being called: detach the list first. */
-	struct mconn_waiter *list = c->waiters;
-	c->waiters = NULL;
-	while (list && !c->closing) {
-		struct mconn_waiter *w = list;
-		list = w->next;
-		if (list)
-			list->prev = NULL;
-		w->next = w->prev = NULL;
-		w->queued = false;
+	/* Waiters may re-register while being called: move them to a batch
+	 * first, so a re-registered waiter waits for the next drain. One
+	 * cancelled meanwhile leaves the batch (list_del finds it there). */
+	struct list batch, *pos, *tmp;
+	list_init(&batch);
+	list_for_each_safe(pos, tmp, &c->waiters) {
+		list_del(pos);
+		list_add_tail(&batch, pos);
+	}
+	while (!c->closing && (pos = list_first(&batch)) != NULL) {
+		list_del(pos);
+		struct mconn_waiter *w = list_entry(pos, struct mconn_waiter, node);
 		w->fn(w);
 	}
 	/* If closing interrupted the walk, unlink the rest. */
-	while (list) {
-		struct mconn_waiter *w = list;
-		list = w->next;
-		w->next = w->prev = NULL;
-		w->queued = false;
-	}
+	unlink_all(&batch);
 }
 
 static void flush_out(struct mconn *c)
@@ -433,7 +414,7 @@ static void flush_out(struct mconn *c)
 		mconn_close(c, -1, MUX_E_EOF);
 		return;
 	}
-	if (buf_len(&c->out) < MCONN_LOW_WATER && c->waiters != NULL && !c->write_err) {
+	if (buf_len(&c->out) < MCONN_LOW_WATER && !list_empty(&c->waiters) && !c->write_err) {
 		wake_waiters(c);
 		if (c->closing)
 			return;
@@ -540,6 +521,7 @@ struct mconn *mconn_new(struct mconn_env *env, struct transport *t, const struct
 	c->t = t;
 	c->ops = ops;
 	c->owner = owner;
+	list_init(&c->waiters);
 	c->name = strdup(name ? name : "session");
 	if (c->name == NULL)
 		goto fail;
@@ -611,28 +593,15 @@ size_t mconn_out_len(const struct mconn *c)
 
 void mconn_wait_drain(struct mconn *c, struct mconn_waiter *w)
 {
-	if (w->queued || c->closing)
+	if (list_linked(&w->node) || c->closing)
 		return;
-	w->queued = true;
-	w->prev = NULL;
-	w->next = c->waiters;
-	if (c->waiters)
-		c->waiters->prev = w;
-	c->waiters = w;
+	list_add_head(&c->waiters, &w->node);
 }
 
 void mconn_waiter_cancel(struct mconn *c, struct mconn_waiter *w)
 {
-	if (!w->queued)
-		return;
-	if (w->prev)
-		w->prev->next = w->next;
-	else if (c->waiters == w)
-		c->waiters = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	w->next = w->prev = NULL;
-	w->queued = false;
+	(void)c;
+	list_del(&w->node);
 }
 
 struct mux_stream *mconn_open_stream(struct mconn *c, struct mstream_handler *h, int *err)

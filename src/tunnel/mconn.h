@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/list.h"
 #include "base/loop.h"
 #include "base/transport.h"
 #include "mux/mux.h"
@@ -50,7 +51,7 @@ struct mconn_env {
 	size_t rx_len;
 	uint8_t *tx;	/* relays' socket reads, handed to mux_stream_write */
 	size_t tx_len;
-	struct mconn *dirty; /* sessions with small writes to flush before sleeping */
+	struct list dirty;   /* sessions with small writes to flush before sleeping */
 	bool hooked;	     /* the before-sleep flush is registered */
 	struct loop_timer trim; /* gives freed heap back to the system */
 };
@@ -93,11 +94,11 @@ struct mconn_owner_ops {
 	void (*pong)(void *owner, struct mconn *c, uint32_t rtt_ms); /* optional */
 };
 
-/* Waiter for the output buffer to drain; embed it in the producer. */
+/* Waiter for the output buffer to drain; embed it in the producer, zeroed
+ * (a zeroed waiter is not queued), and set fn. */
 struct mconn_waiter {
-	struct mconn_waiter *next, *prev;
+	struct list node; /* private: on the mconn's waiters while queued */
 	void (*fn)(struct mconn_waiter *w);
-	bool queued;
 };
 
 /*
@@ -125,8 +126,12 @@ bool mconn_closing(const struct mconn *c);
 /* Output backlog above the high watermark. */
 bool mconn_congested(const struct mconn *c);
 size_t mconn_out_len(const struct mconn *c);
-/* Call w->fn once the output drains below the low watermark. */
+/* Call w->fn once the output drains below the low watermark. A waiter
+ * already queued stays queued once; none is queued on a closing mconn
+ * (its teardown unlinks every waiter without calling it). */
 void mconn_wait_drain(struct mconn *c, struct mconn_waiter *w);
+/* Unlinks w if it is queued. Safe from any callback, also from a waiter's
+ * fn for another waiter. */
 void mconn_waiter_cancel(struct mconn *c, struct mconn_waiter *w);
 /* Opens a stream bound to h. NULL with *err (negative mux_err). */
 struct mux_stream *mconn_open_stream(struct mconn *c, struct mstream_handler *h, int *err);

@@ -1,5 +1,6 @@
 #include "tunnel/relay.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,29 @@
 /* Bytes waiting for the socket are bounded by the stream's receive window;
  * this is only a safety cap. */
 #define RELAY_TO_SOCKET_CAP (64u * 1024 * 1024)
+
+/*
+ * One state per direction. Up is socket -> stream, down is stream ->
+ * socket. Every change goes through up_to() / down_to(), which assert the
+ * transition; relay_end() moves both to their END state.
+ *
+ *   up:   OPEN --(socket EOF: FIN sent)--> EOF
+ *         OPEN --(FIN sent without the socket's EOF: full close, end)--> FIN
+ *   down: OPEN --(peer FIN)--> FIN_PENDING --(buffer flushed: SHUT_WR)--> SHUT
+ *   both: any --(relay_end)--> END
+ */
+enum relay_up {
+	UP_OPEN,	/* reading the socket into the stream */
+	UP_FIN,		/* our FIN is sent; the socket's read side was not at EOF */
+	UP_EOF,		/* the socket's EOF was seen and our FIN sent */
+	UP_END,		/* the relay has ended */
+};
+enum relay_down {
+	DOWN_OPEN,	  /* stream payload goes to the socket */
+	DOWN_FIN_PENDING, /* the peer's FIN came; shutdown once the buffer is out */
+	DOWN_SHUT,	  /* the socket's write side is done (or given up: full close) */
+	DOWN_END,	  /* the relay has ended */
+};
 
 struct relay {
 	struct mstream_handler h;
@@ -30,18 +54,42 @@ struct relay {
 	const char *reason;
 	char *client, *service, *peer, *id;
 	bool half_close;
-	bool sock_eof;	  /* socket read side ended */
-	bool fin_sent;	  /* FIN on the stream */
-	bool stream_fin;  /* peer FIN seen */
-	bool sock_shut;	  /* shutdown(SHUT_WR) done, or socket write side closed */
-	bool ended;
+	enum relay_up up_st;
+	enum relay_down down_st;
 };
+
+static void up_to(struct relay *r, enum relay_up st)
+{
+	/* From OPEN to FIN or EOF once; to END once, from anywhere. */
+	assert(r->up_st != UP_END);
+	assert(st == UP_END || r->up_st == UP_OPEN);
+	r->up_st = st;
+}
+
+static void down_to(struct relay *r, enum relay_down st)
+{
+	/* Forward one step at a time, or to END once, from anywhere. */
+	assert(r->down_st != DOWN_END);
+	assert(st == DOWN_END || st == r->down_st + 1);
+	r->down_st = st;
+}
+
+static bool ended(const struct relay *r)
+{
+	return r->up_st == UP_END;
+}
+
+/* Our FIN is on the stream (whether or not the socket reached EOF). */
+static bool fin_sent(const struct relay *r)
+{
+	return r->up_st == UP_FIN || r->up_st == UP_EOF;
+}
 
 static void relay_end(struct relay *r, const char *reason, bool abortive);
 
 static void set_mask(struct relay *r, uint32_t mask)
 {
-	if (r->ended || r->mask == mask)
+	if (ended(r) || r->mask == mask)
 		return;
 	r->mask = mask;
 	loop_watch_set(r->loop, r->fd, mask);
@@ -52,7 +100,7 @@ static void update_interest(struct relay *r)
 {
 	uint32_t mask = 0;
 	bool win = mux_stream_send_window(r->s) > 0;
-	if (!r->sock_eof && !r->fin_sent && win) {
+	if (r->up_st == UP_OPEN && win) {
 		/* A congested session wakes us through the drain waiter. */
 		if (!mconn_congested(r->c))
 			mask |= LOOP_READ;
@@ -61,52 +109,52 @@ static void update_interest(struct relay *r)
 	}
 	/* Reads are sized to the window, so a write that used it up was not
 	 * short and did not ask for stream_writable by itself. */
-	if (!r->sock_eof && !r->fin_sent && !win)
+	if (r->up_st == UP_OPEN && !win)
 		mux_stream_want_writable(r->s);
 	/* Also when a peer FIN is still to be acted on (it came before the
 	 * relay existed): the write event runs finish_down. */
-	if (!buf_empty(&r->to_sock) || (r->stream_fin && !r->sock_shut))
+	if (!buf_empty(&r->to_sock) || r->down_st == DOWN_FIN_PENDING)
 		mask |= LOOP_WRITE;
 	set_mask(r, mask);
 }
 
+/* Half-close: both directions are done. Full close: our FIN is out, the
+ * peer's came, and the socket has what was before it. */
 static void check_done(struct relay *r)
 {
-	if (r->ended)
+	if (ended(r))
 		return;
-	if (r->half_close) {
-		if (r->fin_sent && r->sock_shut)
-			relay_end(r, r->reason ? r->reason : "closed", false);
-	} else if (r->fin_sent && r->stream_fin && buf_empty(&r->to_sock)) {
+	bool done = r->half_close ? fin_sent(r) && r->down_st == DOWN_SHUT
+				  : fin_sent(r) && r->down_st != DOWN_OPEN && buf_empty(&r->to_sock);
+	if (done)
 		relay_end(r, r->reason ? r->reason : "closed", false);
-	}
 }
 
-static void send_fin(struct relay *r)
+/* FIN on the stream, once; `st` says whether the socket reached EOF. */
+static void send_fin(struct relay *r, enum relay_up st)
 {
-	if (r->fin_sent)
+	if (r->up_st != UP_OPEN)
 		return;
-	r->fin_sent = true;
+	up_to(r, st);
 	mux_stream_close(r->s);
 }
 
 /* The stream direction has ended and everything is flushed to the socket. */
 static void finish_down(struct relay *r)
 {
-	if (r->sock_shut)
+	if (r->down_st != DOWN_FIN_PENDING)
 		return;
+	down_to(r, DOWN_SHUT);
 	if (r->half_close) {
 		/* When the socket's read side has ended too, check_done closes
 		 * it now, and close() sends the FIN: no shutdown() first. */
-		if (!(r->sock_eof && r->fin_sent))
+		if (r->up_st != UP_EOF)
 			shutdown(r->fd, SHUT_WR);
-		r->sock_shut = true;
 	} else {
 		/* Go peers: the first end closes both directions. */
-		r->sock_shut = true;
 		if (!r->reason)
 			r->reason = "peer closed";
-		send_fin(r);
+		send_fin(r, UP_FIN);
 	}
 	check_done(r);
 }
@@ -126,9 +174,9 @@ static void flush_to_sock(struct relay *r)
 		buf_consume(&r->to_sock, (size_t)w);
 		mux_stream_consumed(r->s, (size_t)w);
 	}
-	if (buf_empty(&r->to_sock) && r->stream_fin)
+	if (buf_empty(&r->to_sock) && r->down_st == DOWN_FIN_PENDING)
 		finish_down(r);
-	if (!r->ended)
+	if (!ended(r))
 		update_interest(r);
 }
 
@@ -142,7 +190,7 @@ static void read_sock(struct relay *r)
 {
 	struct mconn_env *env = mconn_env(r->c);
 	size_t win = mux_stream_send_window(r->s);
-	if (win == 0 || r->fin_sent) {
+	if (win == 0 || r->up_st != UP_OPEN) {
 		update_interest(r);
 		return;
 	}
@@ -163,10 +211,9 @@ static void read_sock(struct relay *r)
 		return;
 	}
 	if (got == 0) {
-		r->sock_eof = true;
 		if (!r->half_close && !r->reason)
 			r->reason = "visitor closed";
-		send_fin(r);
+		send_fin(r, UP_EOF);
 		update_interest(r);
 		check_done(r);
 		return;
@@ -189,11 +236,11 @@ static void on_sock(struct loop *l, int fd, uint32_t events, void *udata)
 	struct relay *r = udata;
 	(void)l;
 	(void)fd;
-	if (r->ended)
+	if (ended(r))
 		return;
 	if (events & LOOP_WRITE) {
 		flush_to_sock(r);
-		if (r->ended)
+		if (ended(r))
 			return;
 	}
 	if (events & LOOP_READ)
@@ -205,7 +252,7 @@ static void on_sock(struct loop *l, int fd, uint32_t events, void *udata)
 static void st_data(struct mstream_handler *h, struct mux_stream *s, const uint8_t *p, size_t n)
 {
 	struct relay *r = (struct relay *)h;
-	if (r->ended || r->sock_shut) {
+	if (r->down_st == DOWN_SHUT || r->down_st == DOWN_END) {
 		mux_stream_consumed(s, n);
 		return;
 	}
@@ -238,9 +285,10 @@ static void st_fin(struct mstream_handler *h, struct mux_stream *s)
 {
 	struct relay *r = (struct relay *)h;
 	(void)s;
-	if (r->ended)
+	if (ended(r))
 		return;
-	r->stream_fin = true;
+	if (r->down_st == DOWN_OPEN)
+		down_to(r, DOWN_FIN_PENDING);
 	if (buf_empty(&r->to_sock))
 		finish_down(r);
 }
@@ -249,7 +297,7 @@ static void st_reset(struct mstream_handler *h, struct mux_stream *s, int err)
 {
 	struct relay *r = (struct relay *)h;
 	(void)s;
-	if (r->ended)
+	if (ended(r))
 		return;
 	relay_end(r, err == MUX_E_RESET ? "stream reset by peer" : mux_strerror(err), true);
 }
@@ -258,7 +306,7 @@ static void st_writable(struct mstream_handler *h, struct mux_stream *s)
 {
 	struct relay *r = (struct relay *)h;
 	(void)s;
-	if (!r->ended)
+	if (!ended(r))
 		update_interest(r);
 }
 
@@ -284,9 +332,11 @@ static void reap(void *arg)
 
 static void relay_end(struct relay *r, const char *reason, bool abortive)
 {
-	if (r->ended)
+	if (ended(r))
 		return;
-	r->ended = true;
+	bool fin = fin_sent(r);
+	up_to(r, UP_END);
+	down_to(r, DOWN_END);
 	if (!r->reason || abortive)
 		r->reason = reason;
 	mconn_waiter_cancel(r->c, &r->drain);
@@ -294,8 +344,8 @@ static void relay_end(struct relay *r, const char *reason, bool abortive)
 		struct linger lg = {1, 0};
 		setsockopt(r->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		mux_stream_reset(r->s);
-	} else {
-		send_fin(r);
+	} else if (!fin) {
+		mux_stream_close(r->s);
 	}
 	loop_unwatch_close(r->loop, r->fd);
 	r->fd = -1;
@@ -353,7 +403,8 @@ struct relay *relay_new(struct mconn *c, struct mux_stream *s, int fd, const str
 	/* The peer may have ended its direction before the relay took the
 	 * stream (e.g. during the local dial): handled once the bytes given to
 	 * relay_push_to_socket are written. */
-	r->stream_fin = mux_stream_remote_closed(s);
+	if (mux_stream_remote_closed(s))
+		down_to(r, DOWN_FIN_PENDING);
 	update_interest(r);
 	return r;
 fail:
@@ -385,7 +436,7 @@ int relay_send_prefix(struct relay *r, const void *p, size_t n)
 
 int relay_push_to_socket(struct relay *r, const void *p, size_t n)
 {
-	if (n == 0 || r->ended)
+	if (n == 0 || ended(r))
 		return 0;
 	bool was_empty = buf_empty(&r->to_sock);
 	int rc = buf_append(&r->to_sock, p, n);
@@ -401,7 +452,7 @@ int relay_push_to_socket(struct relay *r, const void *p, size_t n)
 
 void relay_read_now(struct relay *r)
 {
-	if (!r->ended)
+	if (!ended(r))
 		read_sock(r);
 }
 

@@ -319,6 +319,19 @@ void config_json_line_col(const char *t, size_t off, int *line, int *col)
 	*col = c > 0x7fffffff ? 0x7fffffff : (int)c;
 }
 
+/* Skips the value at text[i] and the ',' after it (a member or element
+ * that is not the last); returns the index of the next one, or SIZE_MAX. */
+static size_t skip_past_comma(const char *text, size_t len, size_t i)
+{
+	i = skip_value(text, len, i);
+	if (i == SIZE_MAX)
+		return SIZE_MAX;
+	i = skip_ws(text, len, i);
+	if (i >= len || text[i] != ',')
+		return SIZE_MAX;
+	return skip_ws(text, len, i + 1);
+}
+
 /* One key step: text[i] should open an object holding `key`. Returns the
  * index of the key's value and sets [*kstart, *kend) to the key's token,
  * or SIZE_MAX. */
@@ -345,13 +358,9 @@ static size_t step_key(const char *text, size_t len, size_t i, const char *key, 
 			*kend = ke;
 			return i;
 		}
-		i = skip_value(text, len, i);
+		i = skip_past_comma(text, len, i);
 		if (i == SIZE_MAX)
 			return SIZE_MAX;
-		i = skip_ws(text, len, i);
-		if (i >= len || text[i] != ',')
-			return SIZE_MAX;
-		i = skip_ws(text, len, i + 1);
 	}
 }
 
@@ -362,15 +371,10 @@ static size_t step_index(const char *text, size_t len, size_t i, size_t index)
 	if (i >= len || text[i] != '[')
 		return SIZE_MAX;
 	i = skip_ws(text, len, i + 1);
-	for (size_t k = 0; k < index; k++) {
-		i = skip_value(text, len, i);
-		if (i == SIZE_MAX)
-			return SIZE_MAX;
-		i = skip_ws(text, len, i);
-		if (i >= len || text[i] != ',')
-			return SIZE_MAX;
-		i = skip_ws(text, len, i + 1);
-	}
+	for (size_t k = 0; k < index && i != SIZE_MAX; k++)
+		i = skip_past_comma(text, len, i);
+	if (i == SIZE_MAX)
+		return SIZE_MAX;
 	if (i >= len || text[i] == ']')
 		return SIZE_MAX;
 	return i;

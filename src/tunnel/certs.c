@@ -20,6 +20,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "base/file.h"
+#include "base/sock.h"
+
 static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* err = the text plus OpenSSL's last error, if any. */
@@ -244,8 +247,11 @@ struct out_file {
 	char *text;
 };
 
-static int write_payload(FILE *f, const struct out_file *of)
+/* The fill function for file_write_atomic_fn: the PEM writers or the
+ * text. */
+static int write_payload(FILE *f, void *arg)
 {
+	const struct out_file *of = arg;
 	if (of->key)
 		return PEM_write_PrivateKey(f, of->key, NULL, NULL, 0, NULL, NULL) == 1 ? 0 : -1;
 	if (of->cert) {
@@ -258,48 +264,24 @@ static int write_payload(FILE *f, const struct out_file *of)
 	return fputs(of->text, f) >= 0 ? 0 : -1;
 }
 
-/* Writes dir/name through a temporary file (created 0600, then given its
- * mode) renamed into place. */
+/* Writes dir/name with file_write_atomic_fn (a temporary file given its
+ * mode before anything is written, fsync'ed and renamed into place). An
+ * OpenSSL failure is reported with OpenSSL's reason. */
 static int write_file(const char *dir, const struct out_file *of, char *err)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	if (snprintf(path, sizeof(path), "%s/%s", dir, of->name) >= (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, of->name) >= (int)sizeof(tmp)) {
+	char path[PATH_MAX], ferr[FILE_ERRLEN];
+	if (join(path, sizeof(path), dir, of->name) != 0) {
 		snprintf(err, CERTS_ERRLEN, "%.300s/%s: path too long", dir, of->name);
 		return -1;
 	}
-	int fd = mkstemp(tmp);
-	if (fd < 0) {
-		snprintf(err, CERTS_ERRLEN, "%.400s: %s", path, strerror(errno));
-		return -1;
-	}
-	FILE *f = fdopen(fd, "w");
-	if (f == NULL) {
-		snprintf(err, CERTS_ERRLEN, "%.400s: %s", path, strerror(errno));
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	int rc = fchmod(fd, of->mode) == 0 ? write_payload(f, of) : -1;
-	if (rc == 0 && (fflush(f) != 0 || fsync(fd) != 0))
-		rc = -1;
-	int saved = errno;
-	if (fclose(f) != 0 && rc == 0) {
-		rc = -1;
-		saved = errno;
-	}
-	if (rc == 0 && rename(tmp, path) != 0) {
-		rc = -1;
-		saved = errno;
-	}
-	if (rc != 0) {
-		unlink(tmp);
-		if (ERR_peek_last_error())
-			set_err(err, "%.400s: cannot write", path);
-		else
-			snprintf(err, CERTS_ERRLEN, "%.400s: %s", path, strerror(saved));
-	}
-	return rc;
+	ERR_clear_error();
+	if (file_write_atomic_fn(path, of->mode, write_payload, (void *)of, ferr) == 0)
+		return 0;
+	if (ERR_peek_last_error())
+		set_err(err, "%.400s: cannot write", path);
+	else
+		snprintf(err, CERTS_ERRLEN, "%s", ferr);
+	return -1;
 }
 
 /* A path as a glob pattern that matches only itself. */
@@ -455,374 +437,200 @@ static int prepare_dir(const char *dir, char abs[PATH_MAX], char *err)
 	return 0;
 }
 
-int certs_make(const struct certs_opts *o, void (*logf)(void *ud, const char *line), void *ud,
-	       char err[CERTS_ERRLEN])
+/* The set being made: every file's name and mode, then its content. */
+struct fileset {
+	struct out_file *files;
+	size_t n;
+	size_t nids;		/* tunnel clients + the admin */
+	const char *domain;
+};
+
+/* The id of leaf i (0-based, after the server's): a tunnel client or the
+ * admin. */
+static const char *leaf_id(const struct certs_opts *o, size_t i)
 {
-	const char *domain = o->domain ? o->domain : CERTS_DEFAULT_DOMAIN;
-	uint16_t port = o->port ? o->port : CERTS_DEFAULT_PORT;
-	unsigned ca_days = o->ca_days ? o->ca_days : CERTS_CA_DAYS;
-	unsigned leaf_days = o->leaf_days ? o->leaf_days : CERTS_LEAF_DAYS;
-	size_t nids = o->n_clients + (o->admin ? 1 : 0);
-	/* ca.key ca.crt server.key server+chain.crt server-config.json, then
-	 * per id a key and a chain, and a config per tunnel client. */
-	size_t nfiles = 5 + 2 * nids + o->n_clients;
-	struct out_file *files = NULL;
-	EVP_PKEY *ca_key = NULL;
-	X509 *ca = NULL;
-	char *ca_glob = NULL;
-	int rc = -1;
-	char abs[PATH_MAX];
+	return i < o->n_clients ? o->clients[i] : o->admin;
+}
 
-	if (check_opts(o, domain, err) != 0)
-		return -1;
-	files = calloc(nfiles, sizeof(*files));
-	if (files == NULL) {
-		snprintf(err, CERTS_ERRLEN, "out of memory");
-		return -1;
-	}
-	/* Names first: an existing file stops everything before any work. */
+/* Names and modes, in the order certs.h lists them: ca.key ca.crt
+ * server.key server+chain.crt, per id a key and a chain, server-config.json,
+ * a config per tunnel client. */
+static void name_files(const struct certs_opts *o, struct fileset *fs)
+{
+	struct out_file *f = fs->files;
 	size_t k = 0;
-	snprintf(files[k].name, sizeof(files[k].name), "ca.key"), files[k++].mode = 0600;
-	snprintf(files[k].name, sizeof(files[k].name), "ca.crt"), files[k++].mode = 0644;
-	snprintf(files[k].name, sizeof(files[k].name), "server.key"), files[k++].mode = 0600;
-	snprintf(files[k].name, sizeof(files[k].name), "server+chain.crt"), files[k++].mode = 0644;
-	for (size_t i = 0; i < nids; i++) {
-		const char *id = i < o->n_clients ? o->clients[i] : o->admin;
-		snprintf(files[k].name, sizeof(files[k].name), "%s@%s.key", id, domain), files[k++].mode = 0600;
-		snprintf(files[k].name, sizeof(files[k].name), "%s@%s+chain.crt", id, domain), files[k++].mode = 0644;
+#define NAME(mode_, ...) \
+	(snprintf(f[k].name, sizeof(f[k].name), __VA_ARGS__), f[k++].mode = (mode_))
+	NAME(0600, "ca.key");
+	NAME(0644, "ca.crt");
+	NAME(0600, "server.key");
+	NAME(0644, "server+chain.crt");
+	for (size_t i = 0; i < fs->nids; i++) {
+		NAME(0600, "%s@%s.key", leaf_id(o, i), fs->domain);
+		NAME(0644, "%s@%s+chain.crt", leaf_id(o, i), fs->domain);
 	}
-	snprintf(files[k].name, sizeof(files[k].name), "server-config.json"), files[k++].mode = 0644;
+	NAME(0644, "server-config.json");
 	for (size_t i = 0; i < o->n_clients; i++)
-		snprintf(files[k].name, sizeof(files[k].name), "client-%s-config.json", o->clients[i]),
-			files[k++].mode = 0644;
+		NAME(0644, "client-%s-config.json", o->clients[i]);
+#undef NAME
+}
 
-	if (prepare_dir(o->dir, abs, err) != 0)
-		goto out;
-	if (!o->force) {
-		for (size_t i = 0; i < nfiles; i++) {
-			char p[PATH_MAX];
-			struct stat st;
-			if (join(p, sizeof(p), abs, files[i].name) != 0) {
-				snprintf(err, CERTS_ERRLEN, "%.400s: path too long", abs);
-				goto out;
-			}
-			if (lstat(p, &st) == 0) {
-				snprintf(err, CERTS_ERRLEN, "%.400s exists; nothing written (--force replaces the files)", p);
-				goto out;
-			}
+/* Without --force, any file of the set that exists stops everything
+ * before a key is made. */
+static int check_existing(const char *abs, const struct fileset *fs, char *err)
+{
+	for (size_t i = 0; i < fs->n; i++) {
+		char p[PATH_MAX];
+		struct stat st;
+		if (join(p, sizeof(p), abs, fs->files[i].name) != 0) {
+			snprintf(err, CERTS_ERRLEN, "%.400s: path too long", abs);
+			return -1;
+		}
+		if (lstat(p, &st) == 0) {
+			snprintf(err, CERTS_ERRLEN,
+				 "%.400s exists; nothing written (--force replaces the files)", p);
+			return -1;
 		}
 	}
+	return 0;
+}
 
-	/* The CA. */
-	char ca_cn[CERTS_CN_MAX + 1];
-	snprintf(ca_cn, sizeof(ca_cn), "threshold CA %.*s", CERTS_CN_MAX - 13, domain);
-	ca_key = certs_key_new();
-	if (ca_key == NULL) {
+/* The CA key and certificate into files[0] and files[1] (which hold their
+ * own references); *ca_key and *ca are the caller's. */
+static int make_ca(struct fileset *fs, unsigned days, EVP_PKEY **ca_key, X509 **ca, char *err)
+{
+	char cn[CERTS_CN_MAX + 1];
+	snprintf(cn, sizeof(cn), "threshold CA %.*s", CERTS_CN_MAX - 13, fs->domain);
+	*ca_key = certs_key_new();
+	if (*ca_key == NULL) {
 		set_err(err, "cannot make an ECDSA P-256 key");
-		goto out;
+		return -1;
 	}
-	ca = certs_ca_new(ca_key, ca_cn, ca_days, err);
-	if (ca == NULL)
-		goto out;
-	files[0].key = ca_key;
-	EVP_PKEY_up_ref(ca_key);
-	files[1].cert = ca;
-	X509_up_ref(ca);
+	*ca = certs_ca_new(*ca_key, cn, days, err);
+	if (*ca == NULL)
+		return -1;
+	fs->files[0].key = *ca_key;
+	EVP_PKEY_up_ref(*ca_key);
+	fs->files[1].cert = *ca;
+	X509_up_ref(*ca);
+	return 0;
+}
 
-	/* Server and clients: key, leaf + CA. */
-	for (size_t i = 0; i < 1 + nids; i++) {
-		struct out_file *kf = &files[2 + 2 * i], *cf = &files[3 + 2 * i];
+/* Server and clients: a key and a leaf (+ the CA) each. */
+static int make_leaves(const struct certs_opts *o, struct fileset *fs, unsigned days, X509 *ca,
+		       EVP_PKEY *ca_key, char *err)
+{
+	for (size_t i = 0; i < 1 + fs->nids; i++) {
+		struct out_file *kf = &fs->files[2 + 2 * i], *cf = &fs->files[3 + 2 * i];
 		EVP_PKEY *key = certs_key_new();
 		if (key == NULL) {
 			set_err(err, "cannot make an ECDSA P-256 key");
-			goto out;
+			return -1;
 		}
 		kf->key = key;
 		char cn[CERTS_CN_MAX + 1];
 		X509 *leaf;
 		if (i == 0) {
-			snprintf(cn, sizeof(cn), "%s", o->n_server_names ? o->server_names[0] : o->server_ips[0]);
-			leaf = certs_leaf_new(key, ca, ca_key, CERTS_SERVER, cn, o->server_names, o->n_server_names,
-					      o->server_ips, o->n_server_ips, leaf_days, err);
+			snprintf(cn, sizeof(cn), "%s",
+				 o->n_server_names ? o->server_names[0] : o->server_ips[0]);
+			leaf = certs_leaf_new(key, ca, ca_key, CERTS_SERVER, cn, o->server_names,
+					      o->n_server_names, o->server_ips, o->n_server_ips, days, err);
 		} else {
-			const char *id = i - 1 < o->n_clients ? o->clients[i - 1] : o->admin;
-			snprintf(cn, sizeof(cn), "%s@%s", id, domain);
-			leaf = certs_leaf_new(key, ca, ca_key, CERTS_CLIENT, cn, NULL, 0, NULL, 0, leaf_days, err);
+			snprintf(cn, sizeof(cn), "%s@%s", leaf_id(o, i - 1), fs->domain);
+			leaf = certs_leaf_new(key, ca, ca_key, CERTS_CLIENT, cn, NULL, 0, NULL, 0, days,
+					      err);
 		}
 		if (leaf == NULL)
-			goto out;
+			return -1;
 		cf->cert = leaf;
 		cf->chain_ca = ca;
 		X509_up_ref(ca);
 	}
+	return 0;
+}
 
-	/* Configs. */
+/* The server config and one config per tunnel client. */
+static int make_configs(const struct certs_opts *o, struct fileset *fs, const char *abs,
+			uint16_t port, char *err)
+{
 	char ca_path[PATH_MAX + 8];
 	snprintf(ca_path, sizeof(ca_path), "%s/ca.crt", abs);
-	ca_glob = glob_escape(ca_path);
+	char *ca_glob = glob_escape(ca_path);
 	char host[300];
-	const char *h0 = o->n_server_names ? o->server_names[0] : o->server_ips[0];
-	if (strchr(h0, ':') != NULL)
-		snprintf(host, sizeof(host), "[%s]:%u", h0, port);
-	else
-		snprintf(host, sizeof(host), "%s:%u", h0, port);
-	k = 4 + 2 * nids;
-	files[k].text = ca_glob ? server_config(o, abs, domain, port, ca_glob) : NULL;
-	if (files[k].text == NULL) {
-		snprintf(err, CERTS_ERRLEN, "out of memory");
+	sock_join_hostport(o->n_server_names ? o->server_names[0] : o->server_ips[0], port, host,
+			   sizeof(host));
+	size_t k = 4 + 2 * fs->nids;
+	int rc = -1;
+	fs->files[k].text = ca_glob ? server_config(o, abs, fs->domain, port, ca_glob) : NULL;
+	if (fs->files[k].text == NULL)
 		goto out;
-	}
 	for (size_t i = 0; i < o->n_clients; i++) {
-		files[k + 1 + i].text = client_config(o->clients[i], domain, abs, host, ca_glob);
-		if (files[k + 1 + i].text == NULL) {
-			snprintf(err, CERTS_ERRLEN, "out of memory");
+		fs->files[k + 1 + i].text = client_config(o->clients[i], fs->domain, abs, host, ca_glob);
+		if (fs->files[k + 1 + i].text == NULL)
 			goto out;
-		}
-	}
-
-	for (size_t i = 0; i < nfiles; i++) {
-		if (write_file(abs, &files[i], err) != 0)
-			goto out;
-		if (logf) {
-			char line[PATH_MAX + 64];
-			snprintf(line, sizeof(line), "wrote %s/%s (%04o)", abs, files[i].name, (unsigned)files[i].mode);
-			logf(ud, line);
-		}
 	}
 	rc = 0;
 out:
-	if (files) {
-		for (size_t i = 0; i < nfiles; i++) {
-			EVP_PKEY_free(files[i].key);
-			X509_free(files[i].cert);
-			X509_free(files[i].chain_ca);
-			free(files[i].text);
-		}
-	}
-	free(files);
+	if (rc != 0)
+		snprintf(err, CERTS_ERRLEN, "out of memory");
 	free(ca_glob);
-	X509_free(ca);
-	EVP_PKEY_free(ca_key);
 	return rc;
 }
 
-/* ---- command line ---- */
-
-static void usage(FILE *out)
+static int write_all(const char *abs, const struct fileset *fs,
+		     void (*logf)(void *ud, const char *line), void *ud, char *err)
 {
-	fprintf(out,
-		"usage: threshold certs --dir DIR [options]\n"
-		"\n"
-		"Makes a private CA, a server certificate, one client certificate per\n"
-		"client id and an admin certificate for the management API, plus\n"
-		"matching server and client config files, in DIR (created 0700).\n"
-		"Keys are ECDSA P-256 (mode 0600); the CA is valid 10 years, the\n"
-		"others 3 years. Existing files are not replaced without --force.\n"
-		"\n"
-		"options:\n"
-		"  -d, --dir DIR          where the files go (required)\n"
-		"  --server-name NAME     DNS name the clients dial (repeatable)\n"
-		"  --server-ip IP         IP address the clients dial (repeatable)\n"
-		"                         (none of both: localhost and 127.0.0.1)\n"
-		"  --client ID            a tunnel client id (repeatable); its\n"
-		"                         certificate says CN=ID@DOMAIN\n"
-		"  --domain DOMAIN        the server's Domain (default %s)\n"
-		"  --admin ID             id of the management certificate and the\n"
-		"                         one ManagementClientIds entry (default %s)\n"
-		"  --no-admin             no management certificate; the server then\n"
-		"                         lets every CA-signed certificate manage\n"
-		"  --port PORT            ListenPort and ServerAddr port (default %d)\n"
-		"  --days N               validity of the leaves in days (default %u)\n"
-		"  --ca-days N            validity of the CA in days (default %u)\n"
-		"  --force                replace existing files\n"
-		"  -h, --help             this text\n"
-		"\n"
-		"files (ID@DOMAIN for each client and the admin):\n"
-		"  ca.crt ca.key                     the CA (keep ca.key offline)\n"
-		"  server.key server+chain.crt       server key, certificate + CA\n"
-		"  ID@DOMAIN.key ID@DOMAIN+chain.crt client key, certificate + CA\n"
-		"  server-config.json                ListenPort, Domain, UseTls,\n"
-		"                                    CaCertificateFilesGlob, key and\n"
-		"                                    certificate, ManagementClientIds\n"
-		"  client-ID-config.json             ServerAddr, UseTls, CA, key and\n"
-		"                                    certificate; add your services to\n"
-		"                                    its ServiceToLocalAddrMap\n"
-		"\n"
-		"example:\n"
-		"  threshold certs --dir pki --server-name localhost --server-ip 127.0.0.1 \\\n"
-		"      --client TestClient1\n"
-		"  threshold server -c pki/server-config.json\n"
-		"  threshold client -c pki/client-TestClient1-config.json\n"
-		"  curl --cacert pki/ca.crt --cert pki/admin@example.com+chain.crt \\\n"
-		"      --key pki/admin@example.com.key https://localhost:9056/clients\n",
-		CERTS_DEFAULT_DOMAIN, CERTS_DEFAULT_ADMIN, CERTS_DEFAULT_PORT, CERTS_LEAF_DAYS, CERTS_CA_DAYS);
-}
-
-/* "--name VALUE" or "--name=VALUE" (also one dash). 1 on a match with
- * *val set, -1 when the value is missing, 0 otherwise. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val)
-{
-	const char *a = argv[*i];
-	if (a[0] != '-')
-		return 0;
-	a += a[1] == '-' ? 2 : 1;
-	size_t n = strlen(name);
-	if (strncmp(a, name, n) != 0)
-		return 0;
-	if (a[n] == '=') {
-		*val = a + n + 1;
-		return 1;
-	}
-	if (a[n] != '\0')
-		return 0;
-	if (*i + 1 >= argc)
-		return -1;
-	*val = argv[++*i];
-	return 1;
-}
-
-static bool opt_flag(const char *a, const char *name)
-{
-	if (a[0] != '-')
-		return false;
-	a += a[1] == '-' ? 2 : 1;
-	return strcmp(a, name) == 0;
-}
-
-static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v == 0 || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static void print_line(void *ud, const char *line)
-{
-	(void)ud;
-	printf("%s\n", line);
-}
-
-int certs_main(int argc, char **argv)
-{
-	const char **names = calloc((size_t)argc + 1, sizeof(char *));
-	const char **ips = calloc((size_t)argc + 1, sizeof(char *));
-	const char **clients = calloc((size_t)argc + 1, sizeof(char *));
-	struct certs_opts o = {.admin = CERTS_DEFAULT_ADMIN};
-	int rc = 2;
-	if (names == NULL || ips == NULL || clients == NULL) {
-		fprintf(stderr, "threshold certs: out of memory\n");
-		rc = 1;
-		goto out;
-	}
-	o.server_names = names;
-	o.server_ips = ips;
-	o.clients = clients;
-	for (int i = 0; i < argc; i++) {
-		const char *v = NULL;
-		int m;
-		unsigned long u;
-		if (opt_flag(argv[i], "h") || opt_flag(argv[i], "help")) {
-			usage(stdout);
-			rc = 0;
-			goto out;
-		}
-		if (opt_flag(argv[i], "force")) {
-			o.force = true;
-			continue;
-		}
-		if (opt_flag(argv[i], "no-admin")) {
-			o.admin = NULL;
-			continue;
-		}
-#define VALUE(nm) ((m = opt_value(argc, argv, &i, nm, &v)) != 0)
-		if (VALUE("d") || VALUE("dir")) {
-			if (m > 0)
-				o.dir = v;
-		} else if (VALUE("server-name")) {
-			if (m > 0)
-				names[o.n_server_names++] = v;
-		} else if (VALUE("server-ip")) {
-			if (m > 0)
-				ips[o.n_server_ips++] = v;
-		} else if (VALUE("client")) {
-			if (m > 0)
-				clients[o.n_clients++] = v;
-		} else if (VALUE("domain")) {
-			if (m > 0)
-				o.domain = v;
-		} else if (VALUE("admin")) {
-			if (m > 0)
-				o.admin = v;
-		} else if (VALUE("port")) {
-			if (m > 0 && !parse_uint(v, 65535, &u)) {
-				fprintf(stderr, "threshold certs: --port %s is not a port (1-65535)\n", v);
-				goto out;
-			}
-			if (m > 0)
-				o.port = (uint16_t)u;
-		} else if (VALUE("days")) {
-			if (m > 0 && !parse_uint(v, 36500, &u)) {
-				fprintf(stderr, "threshold certs: --days %s is not a number of days (1-36500)\n", v);
-				goto out;
-			}
-			if (m > 0)
-				o.leaf_days = (unsigned)u;
-		} else if (VALUE("ca-days")) {
-			if (m > 0 && !parse_uint(v, 36500, &u)) {
-				fprintf(stderr, "threshold certs: --ca-days %s is not a number of days (1-36500)\n", v);
-				goto out;
-			}
-			if (m > 0)
-				o.ca_days = (unsigned)u;
-		} else if (argv[i][0] != '-' && o.dir == NULL) {
-			o.dir = argv[i];
-			continue;
-		} else {
-			fprintf(stderr, "threshold certs: unknown argument '%s' (see threshold certs --help)\n", argv[i]);
-			goto out;
-		}
-#undef VALUE
-		if (m < 0) {
-			fprintf(stderr, "threshold certs: %s needs a value\n", argv[i]);
-			goto out;
+	for (size_t i = 0; i < fs->n; i++) {
+		if (write_file(abs, &fs->files[i], err) != 0)
+			return -1;
+		if (logf) {
+			char line[PATH_MAX + sizeof(fs->files[i].name) + 16];
+			snprintf(line, sizeof(line), "wrote %s/%s (%04o)", abs, fs->files[i].name,
+				 (unsigned)fs->files[i].mode);
+			logf(ud, line);
 		}
 	}
-	if (o.dir == NULL) {
-		fprintf(stderr, "threshold certs: missing --dir DIR (see threshold certs --help)\n");
-		goto out;
-	}
-	if (o.n_server_names + o.n_server_ips == 0) {
-		names[o.n_server_names++] = "localhost";
-		ips[o.n_server_ips++] = "127.0.0.1";
-	}
-	char err[CERTS_ERRLEN];
-	if (certs_make(&o, print_line, NULL, err) != 0) {
-		fprintf(stderr, "threshold certs: %s\n", err);
-		rc = 1;
-		goto out;
-	}
+	return 0;
+}
+
+int certs_make(const struct certs_opts *o, void (*logf)(void *ud, const char *line), void *ud,
+	       char err[CERTS_ERRLEN])
+{
+	uint16_t port = o->port ? o->port : CERTS_DEFAULT_PORT;
+	unsigned ca_days = o->ca_days ? o->ca_days : CERTS_CA_DAYS;
+	unsigned leaf_days = o->leaf_days ? o->leaf_days : CERTS_LEAF_DAYS;
+	struct fileset fs = { NULL, 0, o->n_clients + (o->admin ? 1 : 0),
+			      o->domain ? o->domain : CERTS_DEFAULT_DOMAIN };
+	EVP_PKEY *ca_key = NULL;
+	X509 *ca = NULL;
+	int rc = -1;
 	char abs[PATH_MAX];
-	if (realpath(o.dir, abs) == NULL)
-		snprintf(abs, sizeof(abs), "%s", o.dir);
-	const char *domain = o.domain ? o.domain : CERTS_DEFAULT_DOMAIN;
-	const char *h0 = o.n_server_names ? names[0] : ips[0];
-	printf("\nnext:\n  threshold server -c %s/server-config.json\n", abs);
-	for (size_t i = 0; i < o.n_clients; i++)
-		printf("  threshold client -c %s/client-%s-config.json   (after adding its ServiceToLocalAddrMap)\n",
-		       abs, clients[i]);
-	if (o.admin)
-		printf("  curl --cacert %s/ca.crt --cert '%s/%s@%s+chain.crt' --key '%s/%s@%s.key' "
-		       "https://%s%s%s:%u/clients\n",
-		       abs, abs, o.admin, domain, abs, o.admin, domain, strchr(h0, ':') ? "[" : "", h0,
-		       strchr(h0, ':') ? "]" : "", o.port ? o.port : CERTS_DEFAULT_PORT);
+
+	if (check_opts(o, fs.domain, err) != 0)
+		return -1;
+	fs.n = 5 + 2 * fs.nids + o->n_clients;
+	fs.files = calloc(fs.n, sizeof(*fs.files));
+	if (fs.files == NULL) {
+		snprintf(err, CERTS_ERRLEN, "out of memory");
+		return -1;
+	}
+	/* Names first: an existing file stops everything before any work. */
+	name_files(o, &fs);
+	if (prepare_dir(o->dir, abs, err) != 0 || (!o->force && check_existing(abs, &fs, err) != 0) ||
+	    make_ca(&fs, ca_days, &ca_key, &ca, err) != 0 ||
+	    make_leaves(o, &fs, leaf_days, ca, ca_key, err) != 0 ||
+	    make_configs(o, &fs, abs, port, err) != 0 || write_all(abs, &fs, logf, ud, err) != 0)
+		goto out;
 	rc = 0;
 out:
-	free(names);
-	free(ips);
-	free(clients);
+	for (size_t i = 0; i < fs.n; i++) {
+		EVP_PKEY_free(fs.files[i].key);
+		X509_free(fs.files[i].cert);
+		X509_free(fs.files[i].chain_ca);
+		free(fs.files[i].text);
+	}
+	free(fs.files);
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
 	return rc;
 }

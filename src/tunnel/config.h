@@ -31,6 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* config_json_locate and its path and position types, for the tests. */
+#include "tunnel/config_json.h"
+
 #define CONFIG_ERRLEN 512
 /* Larger files (and texts) are refused before parsing. */
 #define CONFIG_MAX_BYTES (1024u * 1024u)
@@ -111,24 +114,5 @@ const struct config_service *config_client_service(const struct config_client *c
  * secrets (key file paths are shown, never key material). Caller frees. */
 char *config_server_describe(const struct config_server *c);
 char *config_client_describe(const struct config_client *c);
-
-/* Locating a value in JSON text, for messages (jansson keeps no positions).
- * A path is a list of steps: an object key (decoded, as jansson gives it),
- * or when key is NULL an array index. */
-struct config_path {
-	const char *key;
-	size_t index;
-};
-struct config_pos {
-	size_t off, len;	/* byte span of the value (or key), quotes included */
-	int line, col;		/* 1-based; col counts UTF-8 characters */
-};
-/* Finds the value at path[0..depth) in text[0..len) (depth 0: the top
- * value); with at_key and a last step that is a key, the key's token
- * instead. The first of duplicate keys wins. Pure and bounded: no
- * allocation, no recursion, any bytes accepted. Returns 0, or -1 when the
- * path is not there or the text is not well-formed along the way. */
-int config_json_locate(const char *text, size_t len, const struct config_path *path,
-		       size_t depth, bool at_key, struct config_pos *pos);
 
 #endif

@@ -172,6 +172,11 @@ static struct config_server *server_build(struct config_val *v, uint16_t ctrl, u
 	c->sni_peek_timeout_ms = v[CONFIG_S_SNIPEEK].u;
 	c->recv_window = v[CONFIG_S_WINDOW].u;
 	c->max_visitors_per_listener = v[CONFIG_S_MAXVIS].u;
+	c->memory_limit_mib = v[CONFIG_S_MEMLIMIT].u;
+	c->max_preauth = v[CONFIG_S_PREAUTH].u;
+	c->max_preauth_per_source = v[CONFIG_S_PREAUTHSRC].u;
+	c->max_mgmt_conns = v[CONFIG_S_MGMTCONNS].u;
+	c->max_client_entries = v[CONFIG_S_MAXCLIENTS].u;
 	return c;
 }
 
@@ -260,6 +265,7 @@ static struct config_client *client_build(struct config_val *v)
 	c->connect_timeout_ms = v[CONFIG_C_CONNECT].u;
 	c->dial_timeout_ms = v[CONFIG_C_DIAL].u;
 	c->recv_window = v[CONFIG_C_WINDOW].u;
+	c->memory_limit_mib = v[CONFIG_C_MEMLIMIT].u;
 	return c;
 }
 

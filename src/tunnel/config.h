@@ -66,6 +66,13 @@ struct config_server {
 	uint32_t sni_peek_timeout_ms;	/* SniPeekTimeoutSeconds: wait for a ClientHello on ports with globs (5) */
 	uint32_t recv_window;		/* StreamWindowBytes: yamux receive window per stream (8 MiB) */
 	uint32_t max_visitors_per_listener; /* MaxVisitorsPerListener (10000) */
+	uint32_t memory_limit_mib;	/* MemoryLimitMiB: the peer-driven memory budget; 0 = half of the
+					 * machine's (or cgroup's) memory, at least 32 MiB */
+	uint32_t max_preauth;		/* MaxPreAuthConnections: control-port connections not yet a
+					 * session, in all (1024) */
+	uint32_t max_preauth_per_source;/* MaxPreAuthPerSource: the same per source address (32) */
+	uint32_t max_mgmt_conns;	/* MaxManagementConnections: management API connections (64) */
+	uint32_t max_client_entries;	/* MaxClientEntries: registry entries kept (10000) */
 };
 
 struct config_service {
@@ -93,6 +100,7 @@ struct config_client {
 	uint32_t connect_timeout_ms;	/* ConnectTimeoutSeconds: TCP/TLS connect + CONNECT answer + handshake (10) */
 	uint32_t dial_timeout_ms;	/* DialTimeoutSeconds: local service dial (10) */
 	uint32_t recv_window;		/* StreamWindowBytes (8 MiB) */
+	uint32_t memory_limit_mib;	/* MemoryLimitMiB (0: derived from the machine) */
 };
 
 /* Parse from memory (need not be NUL-terminated; a leading UTF-8 BOM is

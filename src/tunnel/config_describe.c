@@ -98,6 +98,11 @@ char *config_server_describe(const struct config_server *c)
 	put(o, "SniPeekTimeoutSeconds", secs(c->sni_peek_timeout_ms), &ok);
 	put(o, "StreamWindowBytes", json_integer(c->recv_window), &ok);
 	put(o, "MaxVisitorsPerListener", json_integer(c->max_visitors_per_listener), &ok);
+	put(o, "MemoryLimitMiB", json_integer(c->memory_limit_mib), &ok);
+	put(o, "MaxPreAuthConnections", json_integer(c->max_preauth), &ok);
+	put(o, "MaxPreAuthPerSource", json_integer(c->max_preauth_per_source), &ok);
+	put(o, "MaxManagementConnections", json_integer(c->max_mgmt_conns), &ok);
+	put(o, "MaxClientEntries", json_integer(c->max_client_entries), &ok);
 	return dump(o, ok);
 }
 
@@ -128,5 +133,6 @@ char *config_client_describe(const struct config_client *c)
 	put(o, "ConnectTimeoutSeconds", secs(c->connect_timeout_ms), &ok);
 	put(o, "DialTimeoutSeconds", secs(c->dial_timeout_ms), &ok);
 	put(o, "StreamWindowBytes", json_integer(c->recv_window), &ok);
+	put(o, "MemoryLimitMiB", json_integer(c->memory_limit_mib), &ok);
 	return dump(o, ok);
 }

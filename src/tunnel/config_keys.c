@@ -8,6 +8,7 @@
 #define WINDOW_MIN	(256u * 1024u)		/* yamux's initial window */
 #define WINDOW_MAX	(256u * 1024u * 1024u)
 #define WINDOW_DEFAULT	(8u * 1024u * 1024u)
+#define MEMLIMIT_MAX	(1024u * 1024u)		/* MiB: 1 TiB; 0 = derived from the machine */
 
 static const struct config_keydef server_keys[CONFIG_S_NKEYS] = {
 	[CONFIG_S_DEBUG]	= { "DebugLog", CONFIG_K_BOOL, 0, 0, 0 },
@@ -32,6 +33,11 @@ static const struct config_keydef server_keys[CONFIG_S_NKEYS] = {
 	[CONFIG_S_WINDOW]	= { "StreamWindowBytes", CONFIG_K_COUNT, WINDOW_DEFAULT, WINDOW_MIN, WINDOW_MAX },
 	[CONFIG_S_MAXVIS]	= { "MaxVisitorsPerListener", CONFIG_K_COUNT, 10000, 1, 1000000 },
 	[CONFIG_S_SNIPEEK]	= { "SniPeekTimeoutSeconds", CONFIG_K_SECS, 5000, 0, 0 },
+	[CONFIG_S_MEMLIMIT]	= { "MemoryLimitMiB", CONFIG_K_COUNT, 0, 0, MEMLIMIT_MAX },
+	[CONFIG_S_PREAUTH]	= { "MaxPreAuthConnections", CONFIG_K_COUNT, 1024, 1, 1000000 },
+	[CONFIG_S_PREAUTHSRC]	= { "MaxPreAuthPerSource", CONFIG_K_COUNT, 32, 1, 1000000 },
+	[CONFIG_S_MGMTCONNS]	= { "MaxManagementConnections", CONFIG_K_COUNT, 64, 1, 100000 },
+	[CONFIG_S_MAXCLIENTS]	= { "MaxClientEntries", CONFIG_K_COUNT, 10000, 1, 1000000 },
 };
 
 static const struct config_keydef client_keys[CONFIG_C_NKEYS] = {
@@ -54,6 +60,7 @@ static const struct config_keydef client_keys[CONFIG_C_NKEYS] = {
 	[CONFIG_C_CONNECT]	= { "ConnectTimeoutSeconds", CONFIG_K_SECS, 10000, 0, 0 },
 	[CONFIG_C_DIAL]	= { "DialTimeoutSeconds", CONFIG_K_SECS, 10000, 0, 0 },
 	[CONFIG_C_WINDOW]	= { "StreamWindowBytes", CONFIG_K_COUNT, WINDOW_DEFAULT, WINDOW_MIN, WINDOW_MAX },
+	[CONFIG_C_MEMLIMIT]	= { "MemoryLimitMiB", CONFIG_K_COUNT, 0, 0, MEMLIMIT_MAX },
 };
 
 const struct config_role config_server_role = { "server", server_keys, CONFIG_S_NKEYS };

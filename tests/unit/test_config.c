@@ -484,6 +484,10 @@ static void test_server_tunables(void **state)
 		   SNAME ":1:37: StreamWindowBytes: expected an integer, got 8.5e6");
 	server_err("{\"ListenPort\":1,\"MaxVisitorsPerListener\":0}",
 		   SNAME ":1:42: MaxVisitorsPerListener: 0 is out of range (1-1000000)");
+	server_err("{\"ListenPort\":1,\"MaxPreAuthPerSource\":0}",
+		   SNAME ":1:39: MaxPreAuthPerSource: 0 is out of range (1-1000000)");
+	server_err("{\"ListenPort\":1,\"MemoryLimitMiB\":1048577}",
+		   SNAME ":1:34: MemoryLimitMiB: 1048577 is out of range (0-1048576)");
 	/* VisitorGraceSeconds may be 0. */
 	c = server_ok("{\"ListenPort\":9056,\"VisitorGraceSeconds\":0}");
 	assert_int_equal(c->visitor_grace_ms, 0);
@@ -952,7 +956,12 @@ static void test_describe_server(void **state)
 		"  \"StreamOpenTimeoutSeconds\": 10,\n"
 		"  \"SniPeekTimeoutSeconds\": 5,\n"
 		"  \"StreamWindowBytes\": 8388608,\n"
-		"  \"MaxVisitorsPerListener\": 10000\n"
+		"  \"MaxVisitorsPerListener\": 10000,\n"
+		"  \"MemoryLimitMiB\": 0,\n"
+		"  \"MaxPreAuthConnections\": 1024,\n"
+		"  \"MaxPreAuthPerSource\": 32,\n"
+		"  \"MaxManagementConnections\": 64,\n"
+		"  \"MaxClientEntries\": 10000\n"
 		"}");
 	free(d);
 	config_server_free(c);
@@ -993,7 +1002,8 @@ static void test_describe_client(void **state)
 		"  \"DeadPeerSeconds\": 30,\n"
 		"  \"ConnectTimeoutSeconds\": 10,\n"
 		"  \"DialTimeoutSeconds\": 10,\n"
-		"  \"StreamWindowBytes\": 8388608\n"
+		"  \"StreamWindowBytes\": 8388608,\n"
+		"  \"MemoryLimitMiB\": 0\n"
 		"}");
 	free(d);
 	config_client_free(c);

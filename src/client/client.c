@@ -11,7 +11,7 @@
  * An attempt reports back through the ctx up-calls: client_on_connected
  * (controlOk: backoff reset, ClientConnected) and client_on_ended (once
  * per attempt: forget it, schedule the next one unless stopping). The
- * pure handshake helpers are in proto.c.
+ * handshake bytes are wire/handshake's (used by session.c and pending.c).
  */
 #include "client/client.h"
 
@@ -90,12 +90,11 @@ static void change_state(struct client *cl, enum client_conn_state st, const cha
 {
 	enum client_conn_state prev = cl->state;
 	cl->state = st;
+	const char *from = handshake_client_state_name((int)prev), *to = handshake_client_state_name((int)st);
 	if (err && err[0])
-		log_info("clientStateChange: [%s] %s->%s (%s)", cl->cfg->client_id, client_conn_state_name(prev),
-			 client_conn_state_name(st), err);
+		log_info("clientStateChange: [%s] %s->%s (%s)", cl->cfg->client_id, from, to, err);
 	else
-		log_info("clientStateChange: [%s] %s->%s", cl->cfg->client_id, client_conn_state_name(prev),
-			 client_conn_state_name(st));
+		log_info("clientStateChange: [%s] %s->%s", cl->cfg->client_id, from, to);
 	if (cl->state_fn)
 		cl->state_fn(cl->state_udata, prev, st, err && err[0] ? err : NULL);
 }

@@ -54,24 +54,23 @@
 #include "base/loop.h"
 #include "tunnel/config.h"
 #include "tunnel/mconn.h"
-#include "wire/control_msg.h"
+#include "wire/handshake.h"
 
 struct client;
 
-/* The original's ClientState values (tunnel-lib), same numbers. (Named
- * client_conn_* because the server's internals own client_state_name.) */
+/* The original's ClientState values (tunnel-lib), same numbers: those of
+ * wire/handshake.h's enum handshake_client_state (whose ClientError only
+ * the server shows). Named client_conn_* because the server's internals
+ * own client_state_name; handshake_client_state_name((int)s) gives the
+ * original's names. */
 enum client_conn_state {
-	CLIENT_ST_UNKNOWN = 0,
-	CLIENT_ST_STARTED = 1,
-	CLIENT_ST_CONNECTING = 2,
-	CLIENT_ST_CONNECTED = 3,
-	CLIENT_ST_DISCONNECTED = 4,
-	CLIENT_ST_CLOSED = 5,
+	CLIENT_ST_UNKNOWN = HANDSHAKE_CLIENT_UNKNOWN,
+	CLIENT_ST_STARTED = HANDSHAKE_CLIENT_STARTED,
+	CLIENT_ST_CONNECTING = HANDSHAKE_CLIENT_CONNECTING,
+	CLIENT_ST_CONNECTED = HANDSHAKE_CLIENT_CONNECTED,
+	CLIENT_ST_DISCONNECTED = HANDSHAKE_CLIENT_DISCONNECTED,
+	CLIENT_ST_CLOSED = HANDSHAKE_CLIENT_CLOSED,
 };
-
-/* "ClientUnknown", "ClientStarted", ...; "ClientState(<n>)" is not
- * produced: out-of-range values give "ClientUnknown". */
-const char *client_conn_state_name(enum client_conn_state s);
 
 /* Optional observer of state changes (err may be NULL; both strings are
  * valid only during the call). Must not call client_free. */
@@ -106,7 +105,7 @@ void client_stop(struct client *c);
 void client_free(struct client *c);
 
 enum client_conn_state client_get_state(const struct client *c);
-/* Features in force on the current session (CLIENT_FEAT_*), 0 when none. */
+/* Features in force on the current session (HANDSHAKE_FEAT_* bits), 0 when none. */
 unsigned client_features(const struct client *c);
 
 /*
@@ -139,60 +138,10 @@ void client_backoff_reset(struct client_backoff *b);
  */
 uint32_t client_backoff_next(struct client_backoff *b, double u);
 
-/* Negotiated extensions (docs/protocol.md §4). */
-#define CLIENT_FEAT_SERVER_OPEN 0x1u
-#define CLIENT_FEAT_HALF_CLOSE 0x2u
-#define CLIENT_FEAT_PROXY_V2 0x4u
-/* The ACK of a server-opened stream may wait for the stream's first frame
- * (up to CLIENT_ACK_DELAY_MS; mux_config.ack_delay_ms). */
-#define CLIENT_FEAT_DEFERRED_ACK 0x8u
-/* What this client asks for. */
-#define CLIENT_FEATURES_REQUESTED (CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE | CLIENT_FEAT_DEFERRED_ACK)
+/* With deferred-ack in force, the ACK of a server-opened stream may wait
+ * for the stream's first frame up to this long (mux_config.ack_delay_ms).
+ * The handshake itself (request, answer, features, controlOk, preamble)
+ * is wire/handshake.h. */
 #define CLIENT_ACK_DELAY_MS 20u
-
-/*
- * Feature list of an X-Threshold-Features value: comma-separated tokens,
- * optional SP/HTAB around them, compared case-insensitively; unknown and
- * empty tokens are ignored. Returns the CLIENT_FEAT_* bits named.
- */
-unsigned client_features_parse(const char *p, size_t n);
-
-/*
- * The CONNECT request of docs/protocol.md §1 into buf[0..cap), NUL
- * terminated:
- *   CONNECT /_controlPath/ HTTP/1.1\r\n
- *   Host: <host:port, IPv6 in brackets>\r\n
- *   User-Agent: threshold/<THRESHOLD_VERSION>\r\n
- *   X-Threshold-Identifier: <id>\r\n
- *   X-Threshold-ClientId: <id>\r\n
- *   X-Threshold-Features: server-open, half-close\r\n   (features != 0)
- *   \r\n
- * `features` lists the CLIENT_FEAT_* bits to ask for, written in the order
- * server-open, half-close, proxy-v2. Returns the length, or -1 when cap is
- * too small, host is empty or holds a byte outside 0x21-0x7e, or client_id
- * is empty, starts or ends with a space, or holds a control byte or DEL
- * (no header injection; UTF-8 and inner spaces are allowed, as the config
- * allows them).
- */
-ssize_t client_connect_request(char *buf, size_t cap, const char *host, uint16_t port,
-			       const char *client_id, unsigned features);
-
-/* Results of client_preamble_parse. */
-enum client_preamble_result {
-	CLIENT_PREAMBLE_OK = 0,
-	CLIENT_PREAMBLE_NEED_MORE = -1,	/* no '\n' yet, fewer than the cap */
-	CLIENT_PREAMBLE_E_TOO_LONG = -2, /* no '\n' within CLIENT_PREAMBLE_MAX bytes */
-	CLIENT_PREAMBLE_E_BAD = -3,	/* not one control message line, or action != 1 */
-};
-/* Cap on the preamble line, newline included (docs/protocol.md §4). */
-#define CLIENT_PREAMBLE_MAX 4096
-
-/*
- * The server-open preamble at the start of buf[0..n): exactly one line
- * `{"action":1,"service":"<name>"}\n` (control_msg syntax; no blank line
- * before it). On CLIENT_PREAMBLE_OK *msg is filled and *consumed is the
- * line's length including the '\n'; the bytes after it are the visitor's.
- */
-int client_preamble_parse(const char *buf, size_t n, struct control_msg *msg, size_t *consumed);
 
 #endif

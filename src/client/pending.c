@@ -18,8 +18,8 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/sock.h"
-#include "client/client.h"
 #include "tunnel/relay.h"
+#include "wire/handshake.h"
 
 /* Streams waiting for a preamble or a local dial, per session. */
 #define CLIENT_MAX_PENDING 1024
@@ -138,7 +138,7 @@ static void pend_connected(struct pend *p)
 		.client = ctx->cfg->client_id,
 		.service = p->service,
 		.peer = p->addr_str,
-		.half_close = (pd->features & CLIENT_FEAT_HALF_CLOSE) != 0,
+		.half_close = (pd->features & HANDSHAKE_FEAT_HALF_CLOSE) != 0,
 		.id = idbuf,
 	};
 	/* The relay takes fd and s (and on failure closes / resets them). */
@@ -280,12 +280,11 @@ static void pend_preamble(struct pend *p, struct mux_stream *s, const uint8_t *d
 	assert(len == buf_len(&p->line));
 	struct control_msg msg;
 	size_t used = 0;
-	int rc = client_preamble_parse(line, len, &msg, &used);
-	if (rc == CLIENT_PREAMBLE_NEED_MORE)
+	int rc = handshake_preamble_parse(line, len, &msg, &used);
+	if (rc == HANDSHAKE_NEED_MORE)
 		return;
-	if (rc != CLIENT_PREAMBLE_OK) {
-		pend_fail(p, "%s", rc == CLIENT_PREAMBLE_E_TOO_LONG ? "preamble longer than 4096 bytes"
-								    : "bad preamble");
+	if (rc != HANDSHAKE_OK) {
+		pend_fail(p, "%s", rc == HANDSHAKE_E_TOO_LONG ? "preamble longer than 4096 bytes" : "bad preamble");
 		return;
 	}
 	p->preamble_done = true;
@@ -365,7 +364,7 @@ static struct pend *pend_new(struct pending *pd, bool inbound)
 	p->inbound = inbound;
 	p->preamble_done = !inbound;
 	p->fd = -1;
-	buf_init(&p->line, CLIENT_PREAMBLE_MAX);
+	buf_init(&p->line, HANDSHAKE_PREAMBLE_MAX);
 	buf_init(&p->held, MUX_INITIAL_WINDOW);
 	loop_timer_init(&p->timer, pend_on_timer, p);
 	list_add_head(&pd->streams, &p->node);

@@ -16,7 +16,7 @@
  * (tunnel/relay.h). At most CLIENT_MAX_PENDING streams wait at a time.
  *
  * Waiting room memory: the preamble and the held bytes are struct bufs
- * (caps CLIENT_PREAMBLE_MAX and the stream's receive window) that hold
+ * (caps HANDSHAKE_PREAMBLE_MAX and the stream's receive window) that hold
  * storage only once bytes arrive.
  *
  * Up-call: `fail` ends the session (a control message cannot get its
@@ -40,7 +40,7 @@ struct pending {
 	void (*fail)(void *up, const char *why);
 	void *up;
 	struct mconn *mc;		/* while live */
-	unsigned features;		/* CLIENT_FEAT_* in force */
+	unsigned features;		/* HANDSHAKE_FEAT_* bits in force */
 	bool live;			/* between pending_start and pending_stop */
 	struct list streams;		/* struct pend, waiting */
 	size_t n;

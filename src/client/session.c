@@ -25,13 +25,13 @@
 #include "base/util.h"
 #include "client/client.h"
 #include "client/pending.h"
-#include "client/proto.h"
+#include "wire/handshake.h"
 #include "wire/http.h"
 
 /* Addresses tried for the server. */
 #define CLIENT_SERVER_ADDRS 8
-/* CONNECT answer: head cap, read buffer (head + early session bytes). */
-#define CLIENT_HEAD_MAX HTTP_HEAD_MAX_DEFAULT
+/* CONNECT answer read buffer: the head (at most HTTP_HEAD_MAX_DEFAULT,
+ * handshake_answer_parse's cap) plus early session bytes. */
 #define CLIENT_RESP_BUF (2 * HTTP_HEAD_MAX_DEFAULT)
 /* Body bytes of a refusal we wait for to log its first line. */
 #define CLIENT_BODY_SNIPPET 512
@@ -66,7 +66,7 @@ struct csess {
 	struct mconn *mc;
 	struct mstream_handler ctl_h;
 	struct mux_stream *ctl;
-	size_t hs_got;			/* bytes of controlOk matched */
+	struct handshake_match hs;	/* controlOk, in PH_HANDSHAKE */
 	char ctl_buf[CONTROL_MSG_LINE_MAX];
 	size_t ctl_len;
 	unsigned features;		/* in force */
@@ -207,9 +207,9 @@ static void on_connected(struct csess *ss)
 	pending_start(&ss->pd, ss->mc, ss->features);
 	log_info("client [%s]: connected to %s (%s), features in force: %s%s%s%s", cl_id(ss), ctx->server_hostport,
 		 ss->addr_str, ss->features == 0 ? "none" : "",
-		 (ss->features & CLIENT_FEAT_SERVER_OPEN) ? "server-open " : "",
-		 (ss->features & CLIENT_FEAT_HALF_CLOSE) ? "half-close " : "",
-		 (ss->features & CLIENT_FEAT_DEFERRED_ACK) ? "deferred-ack" : "");
+		 (ss->features & HANDSHAKE_FEAT_SERVER_OPEN) ? "server-open " : "",
+		 (ss->features & HANDSHAKE_FEAT_HALF_CLOSE) ? "half-close " : "",
+		 (ss->features & HANDSHAKE_FEAT_DEFERRED_ACK) ? "deferred-ack" : "");
 	ctx->connected(ctx->up);
 }
 
@@ -217,18 +217,20 @@ static void ctl_data(struct mstream_handler *h, struct mux_stream *s, const uint
 {
 	struct csess *ss = container_of(h, struct csess, ctl_h);
 	mux_stream_consumed(s, n);
-	while (n > 0 && ss->phase == PH_HANDSHAKE) {
-		if ((char)*p != HANDSHAKE_OK[ss->hs_got]) {
+	if (n > 0 && ss->phase == PH_HANDSHAKE) {
+		size_t used = 0;
+		int rc = handshake_match_feed(&ss->hs, p, n, &used);
+		if (rc == HANDSHAKE_E_MISMATCH) {
 			char got[32];
-			size_t show = n < 16 ? n : 16;
-			client_sanitize(got, sizeof(got), (const char *)p, show);
-			sess_fail(ss, "invalid handshake response, received: %.*s%s", (int)ss->hs_got, HANDSHAKE_OK,
-				  got);
+			size_t rest = n - used;
+			client_sanitize(got, sizeof(got), (const char *)p + used, rest < 16 ? rest : 16);
+			sess_fail(ss, "invalid handshake response, received: %.*s%s", (int)ss->hs.got,
+				  HANDSHAKE_HELLO_OK, got);
 			return;
 		}
-		p++;
-		n--;
-		if (++ss->hs_got == HANDSHAKE_OK_LEN)
+		p += used;
+		n -= used;
+		if (rc == HANDSHAKE_OK)
 			on_connected(ss);
 	}
 	while (n > 0 && ss->phase == PH_CONNECTED) {
@@ -274,7 +276,7 @@ static void on_stream_open(void *owner, struct mconn *c, struct mux_stream *s)
 {
 	struct csess *ss = owner;
 	(void)c;
-	if (ss->phase != PH_CONNECTED || !(ss->features & CLIENT_FEAT_SERVER_OPEN)) {
+	if (ss->phase != PH_CONNECTED || !(ss->features & HANDSHAKE_FEAT_SERVER_OPEN)) {
 		log_debug("client [%s]: unexpected stream %u from the server: reset", cl_id(ss), mux_stream_id(s));
 		mux_stream_reset(s);
 		mux_stream_release(s);
@@ -316,21 +318,18 @@ static void session_config(const struct csess *ss, struct mux_config *mcfg)
 	 * leaves with the service's first bytes (or after 20 ms), not in a
 	 * write of its own that wakes the server for nothing. Otherwise every
 	 * accepted SYN is ACKed at once, as yamux peers expect. */
-	if ((ss->features & (CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_DEFERRED_ACK)) ==
-	    (CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_DEFERRED_ACK))
+	const unsigned both = HANDSHAKE_FEAT_SERVER_OPEN | HANDSHAKE_FEAT_DEFERRED_ACK;
+	if ((ss->features & both) == both)
 		mcfg->ack_delay_ms = CLIENT_ACK_DELAY_MS;
 }
 
-/* The answer's head is complete and says 200 Connected to Tunnel: start
- * the session on this connection. */
-static void start_session(struct csess *ss, const struct http_response *resp)
+/* The answer's head is complete and says 200 Connected to Tunnel, with
+ * the features the server named in `offered`: start the session on this
+ * connection (we keep those we asked for). */
+static void start_session(struct csess *ss, unsigned offered)
 {
 	const struct client_ctx *ctx = ss->ctx;
-	unsigned offered = 0;
-	for (ssize_t i = http_header_index(resp->headers, resp->n_headers, "X-Threshold-Features", 0); i >= 0;
-	     i = http_header_index(resp->headers, resp->n_headers, "X-Threshold-Features", (size_t)i + 1))
-		offered |= client_features_parse(resp->headers[i].value.p, resp->headers[i].value.len);
-	ss->features = offered & CLIENT_FEATURES_REQUESTED;
+	ss->features = offered & HANDSHAKE_FEATURES_OURS;
 
 	struct mux_config mcfg;
 	session_config(ss, &mcfg);
@@ -343,6 +342,7 @@ static void start_session(struct csess *ss, const struct http_response *resp)
 	const uint8_t *pre = (const uint8_t *)ss->io + ss->head_len;
 	size_t prelen = ss->io_len - ss->head_len;
 	ss->phase = PH_HANDSHAKE;
+	handshake_match_init(&ss->hs, true);
 	ss->mc = mconn_new(ctx->env, t, &mcfg, &sess_owner_ops, ss, name, pre, prelen);
 	free(ss->io);
 	ss->io = NULL;
@@ -357,9 +357,9 @@ static void start_session(struct csess *ss, const struct http_response *resp)
 		sess_fail(ss, "cannot open the control stream: %s", mux_strerror(err));
 		return;
 	}
-	struct iovec iov = {(void *)HANDSHAKE, HANDSHAKE_LEN};
+	struct iovec iov = {(void *)HANDSHAKE_HELLO, HANDSHAKE_HELLO_LEN};
 	ssize_t w = mux_stream_write(ss->ctl, &iov, 1);
-	if (w != (ssize_t)HANDSHAKE_LEN) {
+	if (w != (ssize_t)HANDSHAKE_HELLO_LEN) {
 		sess_fail(ss, "cannot write the handshake: %s", w < 0 ? mux_strerror((int)w) : "short write");
 		return;
 	}
@@ -523,26 +523,26 @@ static bool answer_got_bytes(struct csess *ss)
 		fail_refused(ss);
 		return false;
 	}
-	struct http_response resp;
+	struct handshake_answer ans;
 	size_t used = 0;
-	int rc = http_response_parse(ss->io, ss->io_len, CLIENT_HEAD_MAX, &resp, &used);
-	if (rc == HTTP_NEED_MORE)
+	int rc = handshake_answer_parse(ss->io, ss->io_len, &ans, &used);
+	if (rc == HANDSHAKE_NEED_MORE)
 		return true;
-	if (rc != HTTP_OK) {
+	if (rc == HANDSHAKE_E_HEAD) {
 		char why[CLIENT_ERRLEN];
-		snprintf(why, sizeof(why), "bad answer to CONNECT from %s: %s", ss->addr_str,
-			 resp.error ? resp.error : "malformed");
+		snprintf(why, sizeof(why), "bad answer to CONNECT from %s: %s", ss->addr_str, ans.error);
 		sess_end(ss, why);
 		return false;
 	}
 	ss->head_len = used;
-	if (resp.status == 200 && http_span_eq(&resp.reason, HTTP_CONTROL_OK_STATUS_TEXT)) {
-		start_session(ss, &resp);
+	if (rc == HANDSHAKE_OK) {
+		start_session(ss, ans.features);
 		return false; /* the mconn reads from now on */
 	}
-	ss->status = resp.status;
-	client_sanitize(ss->reason, sizeof(ss->reason), resp.reason.p ? resp.reason.p : "", resp.reason.len);
-	ss->clen = resp.content_length;
+	/* HANDSHAKE_E_REFUSED */
+	ss->status = ans.status;
+	client_sanitize(ss->reason, sizeof(ss->reason), ans.reason.p ? ans.reason.p : "", ans.reason.len);
+	ss->clen = ans.content_length;
 	ss->phase = PH_BODY;
 	if (!body_complete(ss, false))
 		return true;
@@ -587,8 +587,8 @@ static bool prepare_request(struct csess *ss)
 		sess_end(ss, "out of memory");
 		return false;
 	}
-	ssize_t n = client_connect_request(ss->io, CLIENT_RESP_BUF, cfg->server_host, cfg->server_port,
-					   cfg->client_id, CLIENT_FEATURES_REQUESTED);
+	ssize_t n = handshake_request_build(ss->io, CLIENT_RESP_BUF, cfg->server_host, cfg->server_port,
+					    cfg->client_id, HANDSHAKE_FEATURES_OURS);
 	if (n < 0) {
 		sess_end(ss, "cannot build the CONNECT request (bad ClientIdentifier or host)");
 		return false;

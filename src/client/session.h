@@ -30,7 +30,7 @@ void sess_connect(struct csess *ss);
  * follows with "client stopped" (now or from the loop). */
 void sess_stop(struct csess *ss);
 
-/* Features in force (CLIENT_FEAT_*) while connected, else 0. */
+/* Features in force (HANDSHAKE_FEAT_* bits) while connected, else 0. */
 unsigned sess_features(const struct csess *ss);
 
 #endif

@@ -26,6 +26,7 @@
 #include "client/client.h"
 #include "tunnel/config.h"
 #include "tunnel/mconn.h"
+#include "wire/handshake.h"
 #include "wire/yamux_frame.h"
 
 /* ---- backoff ---- */
@@ -126,6 +127,24 @@ static void test_backoff_custom_cap(void **state)
 	assert_int_equal(b.cur_ms, 200);
 	assert_int_equal(client_backoff_next(&b, 0.0), 100);
 	assert_int_equal(b.cur_ms, 200);
+}
+
+/* ---- state numbers ---- */
+
+/* client_get_state's values are the codec's (and the original's) numbers,
+ * so handshake_client_state_name names them (test_handshake.c checks the
+ * names themselves). */
+static void test_state_values(void **state)
+{
+	(void)state;
+	assert_int_equal(CLIENT_ST_UNKNOWN, HANDSHAKE_CLIENT_UNKNOWN);
+	assert_int_equal(CLIENT_ST_STARTED, HANDSHAKE_CLIENT_STARTED);
+	assert_int_equal(CLIENT_ST_CONNECTING, HANDSHAKE_CLIENT_CONNECTING);
+	assert_int_equal(CLIENT_ST_CONNECTED, HANDSHAKE_CLIENT_CONNECTED);
+	assert_int_equal(CLIENT_ST_DISCONNECTED, HANDSHAKE_CLIENT_DISCONNECTED);
+	assert_int_equal(CLIENT_ST_CLOSED, HANDSHAKE_CLIENT_CLOSED);
+	assert_int_equal(CLIENT_ST_CONNECTED, 3); /* the original's numbers */
+	assert_string_equal(handshake_client_state_name((int)CLIENT_ST_DISCONNECTED), "ClientDisconnected");
 }
 
 /* ---- on the loop, against a scripted server ---- */
@@ -327,8 +346,8 @@ static void take_request(struct fixture *f)
 {
 	assert_true(run_until(f, have_request));
 	char want[512];
-	ssize_t n = client_connect_request(want, sizeof(want), "127.0.0.1", f->port, "c1",
-					   CLIENT_FEATURES_REQUESTED);
+	ssize_t n = handshake_request_build(want, sizeof(want), "127.0.0.1", f->port, "c1",
+					    HANDSHAKE_FEATURES_OURS);
 	assert_true(n > 0);
 	assert_true(f->inlen >= (size_t)n);
 	assert_memory_equal(f->in, want, (size_t)n);
@@ -416,7 +435,7 @@ static void test_loop_features_and_server_open_reset(void **state)
 	(void)state;
 	struct fixture *f = fx_new(5000);
 	connect_with_features(f, "half-close, Server-Open, x");
-	assert_int_equal(client_features(f->c), CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE);
+	assert_int_equal(client_features(f->c), HANDSHAKE_FEAT_SERVER_OPEN | HANDSHAKE_FEAT_HALF_CLOSE);
 	uint8_t out[512];
 	size_t n;
 
@@ -449,7 +468,7 @@ static void test_loop_deferred_ack(void **state)
 	struct fixture *f = fx_new(5000);
 	connect_with_features(f, "server-open, half-close, deferred-ack");
 	assert_int_equal(client_features(f->c),
-			 CLIENT_FEAT_SERVER_OPEN | CLIENT_FEAT_HALF_CLOSE | CLIENT_FEAT_DEFERRED_ACK);
+			 HANDSHAKE_FEAT_SERVER_OPEN | HANDSHAKE_FEAT_HALF_CLOSE | HANDSHAKE_FEAT_DEFERRED_ACK);
 	uint8_t out[512];
 	size_t n = frame(out, YAMUX_WINDOW_UPDATE, YAMUX_SYN, 2, NULL, 0);
 	n += frame(out + n, YAMUX_DATA, 0, 2, "{\"action\":1,\"service\":\"nope\"}\n", 0);
@@ -720,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_backoff_bounds_per_attempt),
 		cmocka_unit_test(test_backoff_random_source_and_cap),
 		cmocka_unit_test(test_backoff_custom_cap),
+		cmocka_unit_test(test_state_values),
 		cmocka_unit_test(test_loop_connect_go_server),
 		cmocka_unit_test(test_loop_features_and_server_open_reset),
 		cmocka_unit_test(test_loop_deferred_ack),

@@ -1,11 +1,12 @@
 /*
- * connect: the control CONNECT a client opens with, checked, and the 200
- * that accepts it.
+ * connect: the server's decision on a control CONNECT.
  *
- * Kept together (with CONTROL_HANDSHAKE / CONTROL_OK and client_state_name
- * in session.c) so that the coming wire/handshake codec replaces them in
- * one place: connect_features_has, connect_id_ok, connect_check and
- * connect_answer.
+ * The protocol is wire/handshake's (handshake_request_parse for the
+ * identity and features, handshake_features_grant, handshake_answer_build
+ * for the 200). What stays here is the server's own part: the TLS rule
+ * that the claimed client id must be the one the certificate stands for,
+ * and the status, text and log line of each refusal. front.c calls
+ * connect_check, then writes handshake_answer_build(out.features).
  */
 #ifndef THRESHOLD_SERVER_CONNECT_H
 #define THRESHOLD_SERVER_CONNECT_H
@@ -13,9 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "wire/handshake.h"
 #include "wire/http.h"
-
-#define CONNECT_CLIENT_ID_MAX 255
 
 /* Who is asking, as the front door knows it. */
 struct connect_peer {
@@ -27,24 +27,19 @@ struct connect_peer {
 	const char *domain;  /* Domain, or NULL */
 };
 
+/* An accepted CONNECT. */
 struct connect_req {
-	const struct http_span *id; /* into the request */
-	bool features_given;	    /* X-Threshold-Features was sent */
-	bool server_open, half_close, deferred_ack;
+	struct http_span id; /* the client id, into the request's bytes */
+	unsigned features;   /* granted: handshake_features_grant(asked, HANDSHAKE_FEATURES_OURS) */
 };
 
-/* Whether a comma-separated header value holds token tok (any case). */
-bool connect_features_has(const struct http_span *v, const char *tok);
-/* A client id: 1..CONNECT_CLIENT_ID_MAX visible ASCII bytes. */
-bool connect_id_ok(const struct http_span *sp);
-
-/* Checks the CONNECT (its path is already /_controlPath): 0 with *out
- * filled, or the HTTP status to refuse with and its text in msg (logged
- * here, with the peer). */
+/*
+ * Checks the CONNECT (its path is already /_controlPath): 0 with *out
+ * filled, or the HTTP status to refuse with (405, 400, 403) and its text
+ * in msg[0..msglen) (logged here, with the peer, where the refusal says
+ * something about the client). *out is zeroed on a refusal.
+ */
 int connect_check(const struct http_request *req, const struct connect_peer *who, struct connect_req *out,
 		  char *msg, size_t msglen);
-/* The 200 answer: byte-exact for Go clients, with our features otherwise.
- * Returns its length. */
-size_t connect_answer(const struct connect_req *r, char *out, size_t outlen);
 
 #endif

@@ -4,6 +4,7 @@
 #include "server/front.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -161,19 +162,19 @@ static void hconn_control(struct hconn *hc)
 	struct session_tls tls = {0};
 	if (tls_is(hc->t))
 		take_tls_facts(hc->t, &tls);
-	struct session_params p = {cr.id->p, cr.id->len, hc->peer_str, cr.server_open, cr.half_close,
-				   cr.deferred_ack, tls.on ? &tls : NULL};
+	struct session_params p = {cr.id.p, cr.id.len, hc->peer_str, cr.features, tls.on ? &tls : NULL};
 	struct ctl *ctl = session_new(hc->f->ss, &p);
 	if (ctl == NULL) {
 		hconn_text(hc, 500, "500 out of memory", NULL);
 		return;
 	}
-	char answer[256];
-	size_t alen = connect_answer(&cr, answer, sizeof(answer));
+	char answer[HANDSHAKE_ANSWER_BUF];
+	ssize_t alen = handshake_answer_build(answer, sizeof(answer), cr.features);
+	assert(alen > 0); /* HANDSHAKE_ANSWER_BUF holds any answer */
 	/* The socket has just delivered a request; its send buffer is empty,
 	 * so this small write completes (checked anyway). */
-	struct iovec iov = {answer, alen};
-	if (transport_writev(hc->t, &iov, 1) != (ssize_t)alen) {
+	struct iovec iov = {answer, (size_t)alen};
+	if (transport_writev(hc->t, &iov, 1) != alen) {
 		log_warnx("control connection from %s: cannot write the 200 answer", hc->peer_str);
 		session_discard(ctl);
 		hconn_close(hc, false);

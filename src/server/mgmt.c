@@ -23,6 +23,7 @@
 
 #include "base/log.h"
 #include "server/tunnel_spec.h"
+#include "wire/handshake.h"
 
 struct reply {
 	struct mgmt_reply *o;
@@ -83,8 +84,8 @@ static void get_clients(struct sessions *ss, struct reply *r)
 	list_for_each(p, &ss->clients) {
 		const struct client_entry *c = list_entry(p, struct client_entry, node);
 		json_t *o = json_object();
-		json_object_set_new(o, "CurrentState", json_string(client_state_name(c->cur)));
-		json_object_set_new(o, "LastState", json_string(client_state_name(c->last)));
+		json_object_set_new(o, "CurrentState", json_string(handshake_client_state_name((int)c->cur)));
+		json_object_set_new(o, "LastState", json_string(handshake_client_state_name((int)c->last)));
 		/* Only for a session over TLS: the original's two fields stay
 		 * as they were; "Tls" is extra. */
 		const struct session_tls *st = session_tls_of(c->ctl);

@@ -11,23 +11,6 @@
 #include "base/log.h"
 #include "base/sock.h"
 
-static const char CONTROL_HANDSHAKE[] = "controlHandshake";
-static const char CONTROL_OK[] = "controlOk";
-
-const char *client_state_name(enum client_state s)
-{
-	switch (s) {
-	case CLIENT_UNKNOWN: return "ClientUnknown";
-	case CLIENT_STARTED: return "ClientStarted";
-	case CLIENT_CONNECTING: return "ClientConnecting";
-	case CLIENT_CONNECTED: return "ClientConnected";
-	case CLIENT_DISCONNECTED: return "ClientDisconnected";
-	case CLIENT_CLOSED: return "ClientClosed";
-	case CLIENT_ERROR: return "ClientError";
-	}
-	return "ClientUnknown";
-}
-
 /* ---- registry ---- */
 
 struct client_entry *session_client_find(struct sessions *ss, const char *id)
@@ -83,12 +66,12 @@ struct client_entry *session_client_get(struct sessions *ss, const char *id)
 	return c;
 }
 
-static void client_set_state(struct client_entry *c, enum client_state st, const char *err)
+static void client_set_state(struct client_entry *c, enum handshake_client_state st, const char *err)
 {
 	c->last = c->cur;
 	c->cur = st;
-	log_info("client %s: %s -> %s%s%s%s", c->id, client_state_name(c->last), client_state_name(c->cur),
-		 err ? " (" : "", err ? err : "", err ? ")" : "");
+	log_info("client %s: %s -> %s%s%s%s", c->id, handshake_client_state_name((int)c->last),
+		 handshake_client_state_name((int)c->cur), err ? " (" : "", err ? err : "", err ? ")" : "");
 }
 
 /* ---- control sessions ---- */
@@ -104,8 +87,7 @@ struct ctl {
 	struct mconn *mc;
 	struct mux_stream *control;
 	enum ctl_state state;
-	char hs[sizeof(CONTROL_HANDSHAKE) - 1];
-	size_t hs_len;
+	struct handshake_match hs; /* "controlHandshake" on the control stream */
 	bool f_server_open, f_half_close, f_deferred_ack;
 	struct session_tls tls; /* tls.on: the session runs over TLS */
 	struct loop_timer timer;
@@ -171,8 +153,8 @@ static void ctl_register(struct ctl *ctl)
 		log_info("client %s: new session from %s replaces the one from %s", ctl->id, ctl->peer, old->peer);
 		mconn_close(old->mc, MUX_GOAWAY_NORMAL, MUX_E_LOCAL);
 	}
-	if (ce->cur != CLIENT_CONNECTED || old == NULL)
-		client_set_state(ce, CLIENT_CONNECTED, NULL);
+	if (ce->cur != HANDSHAKE_CLIENT_CONNECTED || old == NULL)
+		client_set_state(ce, HANDSHAKE_CLIENT_CONNECTED, NULL);
 	log_connected(ctl);
 	/* Visitors held while the client was away. */
 	ss->hooks->ready(ss->up, ce, ctl);
@@ -185,17 +167,16 @@ static void cs_data(struct mstream_handler *h, struct mux_stream *s, const uint8
 	mux_stream_consumed(s, n);
 	if (ctl->state != CTL_WAIT_HANDSHAKE)
 		return; /* the Go client sends nothing more; ours neither (yet) */
-	size_t want = sizeof(ctl->hs) - ctl->hs_len;
-	size_t take = n < want ? n : want;
-	memcpy(ctl->hs + ctl->hs_len, p, take);
-	ctl->hs_len += take;
-	if (memcmp(ctl->hs, CONTROL_HANDSHAKE, ctl->hs_len) != 0) {
+	size_t used = 0;
+	/* Bytes after "controlHandshake" are ignored, as the Go server does. */
+	int rc = handshake_match_feed(&ctl->hs, p, n, &used);
+	if (rc == HANDSHAKE_E_MISMATCH) {
 		ctl_fail(ctl, "handshake aborted: the client did not send controlHandshake");
 		return;
 	}
-	if (ctl->hs_len < sizeof(ctl->hs))
+	if (rc == HANDSHAKE_NEED_MORE)
 		return;
-	struct iovec iov = {(void *)CONTROL_OK, sizeof(CONTROL_OK) - 1};
+	struct iovec iov = {(void *)HANDSHAKE_HELLO_OK, HANDSHAKE_HELLO_OK_LEN};
 	if (mux_stream_write(s, &iov, 1) != (ssize_t)iov.iov_len) {
 		ctl_fail(ctl, "cannot write controlOk");
 		return;
@@ -267,7 +248,8 @@ static void ctl_closed(void *owner, struct mconn *c, int err)
 	if (ce && ce->ctl == ctl) {
 		ce->ctl = NULL;
 		bool clean = err == MUX_E_EOF || err == MUX_E_LOCAL || err == MUX_E_REMOTE_GOAWAY;
-		client_set_state(ce, clean ? CLIENT_CLOSED : CLIENT_ERROR, clean ? NULL : mux_strerror(err));
+		client_set_state(ce, clean ? HANDSHAKE_CLIENT_CLOSED : HANDSHAKE_CLIENT_ERROR,
+				 clean ? NULL : mux_strerror(err));
 	} else if (was != CTL_READY) {
 		log_info("control session %s from %s ended before its handshake: %s", ctl->id ? ctl->id : "-",
 			 ctl->peer, mux_strerror(err));
@@ -311,9 +293,10 @@ struct ctl *session_new(struct sessions *ss, const struct session_params *p)
 	}
 	ctl->h.ops = &control_stream_ops;
 	ctl->ss = ss;
-	ctl->f_server_open = p->server_open;
-	ctl->f_half_close = p->half_close;
-	ctl->f_deferred_ack = p->deferred_ack;
+	ctl->f_server_open = (p->features & HANDSHAKE_FEAT_SERVER_OPEN) != 0;
+	ctl->f_half_close = (p->features & HANDSHAKE_FEAT_HALF_CLOSE) != 0;
+	ctl->f_deferred_ack = (p->features & HANDSHAKE_FEAT_DEFERRED_ACK) != 0;
+	handshake_match_init(&ctl->hs, false);
 	snprintf(ctl->peer, sizeof(ctl->peer), "%s", p->peer);
 	if (p->tls)
 		ctl->tls = *p->tls;

@@ -22,8 +22,9 @@
  * the hook accepts or resets the stream), `drop` for each queued visitor of
  * a session that closed (unlinked; the hook frees it).
  *
- * Handshake pieces kept here for the wire/handshake swap: CONTROL_HANDSHAKE,
- * CONTROL_OK and client_state_name.
+ * The handshake bytes, the feature bits and the state names are
+ * wire/handshake's (handshake_match, HANDSHAKE_FEAT_*,
+ * handshake_client_state_name).
  */
 #ifndef THRESHOLD_SERVER_SESSION_H
 #define THRESHOLD_SERVER_SESSION_H
@@ -37,20 +38,10 @@
 #include "mux/mux.h"
 #include "tunnel/config.h"
 #include "tunnel/mconn.h"
+#include "wire/handshake.h"
 
 #define SESSION_CLIENTS_MAX 10000
 #define SESSION_QUEUE_MAX 4096
-
-enum client_state {
-	CLIENT_UNKNOWN = 0,
-	CLIENT_STARTED,
-	CLIENT_CONNECTING,
-	CLIENT_CONNECTED,
-	CLIENT_DISCONNECTED,
-	CLIENT_CLOSED,
-	CLIENT_ERROR, /* shown by the management API only (ClientClosed with an error) */
-};
-const char *client_state_name(enum client_state s);
 
 /* TLS facts of a control session, taken when it started. */
 struct session_tls {
@@ -65,7 +56,7 @@ struct ctl;
 struct client_entry {
 	struct list node; /* sessions.clients, newest first */
 	char *id;
-	enum client_state cur, last;
+	enum handshake_client_state cur, last; /* names: handshake_client_state_name */
 	struct ctl *ctl;     /* registered session, or NULL */
 	struct list waiting; /* visitors held for VisitorGraceSeconds (owned above) */
 };
@@ -92,7 +83,7 @@ struct session_params {
 	const char *id;
 	size_t id_len;
 	const char *peer;		/* "ip:port" of the client */
-	bool server_open, half_close, deferred_ack;
+	unsigned features;		/* granted, HANDSHAKE_FEAT_* bits */
 	const struct session_tls *tls;	/* NULL when not over TLS */
 };
 

@@ -17,6 +17,7 @@
 #include "wire/cidr.h"
 #include "wire/control_msg.h"
 #include "wire/glob.h"
+#include "wire/handshake.h"
 #include "wire/proxy.h"
 #include "wire/tls_sni.h"
 
@@ -189,9 +190,8 @@ static void dispatch_open(struct visitor *v, struct ctl *ctl)
 		visitor_free(v);
 		return;
 	}
-	char pre[CONTROL_MSG_ENCODED_MAX];
-	ssize_t n = control_msg_encode(pre, sizeof(pre), CONTROL_ACTION_REQUEST_CLIENT_SESSION, v->service,
-				       strlen(v->service));
+	char pre[HANDSHAKE_PREAMBLE_BUF];
+	ssize_t n = handshake_preamble_encode(pre, sizeof(pre), v->service, strlen(v->service));
 	if (n < 0) {
 		mux_stream_reset(s);
 		mux_stream_release(s);

@@ -240,7 +240,7 @@ static void retry_fn(struct loop *l, struct loop_timer *t, void *udata)
 /* ---- public ---- */
 
 /* Fills what the client lends to its attempts (internal.h). */
-static void client_ctx_init(struct client *cl, struct mconn_env *env)
+static void client_ctx_init(struct client *cl, struct worker *env)
 {
 	struct client_ctx *ctx = &cl->ctx;
 	ctx->loop = cl->loop;
@@ -255,7 +255,7 @@ static void client_ctx_init(struct client *cl, struct mconn_env *env)
 	ctx->ended = client_on_ended;
 }
 
-struct client *client_new(struct loop *l, struct mconn_env *env, const struct config_client *cfg)
+struct client *client_new(struct loop *l, struct worker *env, const struct config_client *cfg)
 {
 	struct client *cl = calloc(1, sizeof(*cl));
 	if (cl == NULL)

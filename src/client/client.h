@@ -85,7 +85,7 @@ typedef void (*client_state_fn)(void *udata, enum client_conn_state prev, enum c
  * NULL on allocation failure or when a TLS file cannot be used; the reason
  * is logged.
  */
-struct client *client_new(struct loop *l, struct mconn_env *env, const struct config_client *cfg);
+struct client *client_new(struct loop *l, struct worker *env, const struct config_client *cfg);
 
 void client_set_state_cb(struct client *c, client_state_fn fn, void *udata);
 

@@ -17,13 +17,11 @@
 #include "tunnel/daemon.h"
 #include "tunnel/mconn.h"
 
-/* SIGINT / SIGTERM: graceful stop (GoAway, close), then leave the loop. */
-static void on_stop_signal(struct loop *l, int signo, void *udata)
+/* SIGINT / SIGTERM (daemon_on_stop): graceful stop (GoAway, close), then
+ * the loop ends. */
+static void stop_client(void *udata)
 {
-	struct client *c = udata;
-	log_info("signal %d: shutting down", signo);
-	client_stop(c);
-	loop_stop(l);
+	client_stop(udata);
 }
 
 int client_main(const char *config_path)
@@ -58,11 +56,8 @@ int client_main(const char *config_path)
 		fprintf(stderr, "threshold client: cannot start (see the log above)\n");
 		goto out;
 	}
-	if (loop_signal(l, SIGINT, on_stop_signal, c) != 0 ||
-	    loop_signal(l, SIGTERM, on_stop_signal, c) != 0) {
-		fprintf(stderr, "threshold client: cannot handle SIGINT/SIGTERM\n");
+	if (daemon_on_stop(&d, "threshold client", stop_client, c) != 0)
 		goto out;
-	}
 	if (client_start(c) != 0) {
 		fprintf(stderr, "threshold client: cannot start\n");
 		goto out;

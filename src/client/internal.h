@@ -46,7 +46,7 @@ struct csess;
  */
 struct client_ctx {
 	struct loop *loop;
-	struct mconn_env *env;
+	struct worker *env;
 	const struct config_client *cfg;
 	struct tls_ctx *tls;		/* UseTls, else NULL */
 	const struct svc_rt *svc;	/* parallel to cfg->services */

@@ -40,7 +40,7 @@ struct server {
 	bool stopping;
 };
 
-struct server *server_new(struct loop *l, struct mconn_env *env, const struct config_server *cfg)
+struct server *server_new(struct loop *l, struct worker *env, const struct config_server *cfg)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)

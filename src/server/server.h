@@ -18,7 +18,7 @@
 struct server;
 
 /* cfg must outlive the server. NULL on allocation failure. */
-struct server *server_new(struct loop *l, struct mconn_env *env, const struct config_server *cfg);
+struct server *server_new(struct loop *l, struct worker *env, const struct config_server *cfg);
 /* Binds the control and management ports and restores the tunnel table.
  * Returns 0, or -1 with a one-line reason in err. */
 int server_start(struct server *srv, char *err, size_t errlen);

@@ -11,12 +11,10 @@
 #include "tunnel/config.h"
 #include "tunnel/daemon.h"
 
-static void on_stop_signal(struct loop *l, int signo, void *udata)
+/* SIGINT / SIGTERM (daemon_on_stop): graceful stop, then the loop ends. */
+static void stop_server(void *udata)
 {
-	struct server *srv = udata;
-	log_info("signal %d: shutting down", signo);
-	server_stop(srv);
-	loop_stop(l);
+	server_stop(udata);
 }
 
 int server_main(const char *config_path)
@@ -44,11 +42,8 @@ int server_main(const char *config_path)
 		fprintf(stderr, "threshold server: %s\n", srv ? e : "out of memory");
 		goto out;
 	}
-	if (loop_signal(d.loop, SIGINT, on_stop_signal, srv) != 0 ||
-	    loop_signal(d.loop, SIGTERM, on_stop_signal, srv) != 0) {
-		fprintf(stderr, "threshold server: cannot handle SIGINT/SIGTERM\n");
+	if (daemon_on_stop(&d, "threshold server", stop_server, srv) != 0)
 		goto out;
-	}
 	rc = daemon_run(&d);
 out:
 	if (srv)

@@ -342,7 +342,7 @@ void session_start(struct ctl *ctl, struct transport *t, int fd, const uint8_t *
 	log_debug("control connection from %s for %s: CONNECT accepted", ctl->peer, ctl->id);
 }
 
-void sessions_init(struct sessions *ss, struct loop *l, struct mconn_env *env, const struct config_server *cfg)
+void sessions_init(struct sessions *ss, struct loop *l, struct worker *env, const struct config_server *cfg)
 {
 	memset(ss, 0, sizeof(*ss));
 	ss->loop = l;

@@ -69,7 +69,7 @@ struct session_hooks {
 
 struct sessions {
 	struct loop *loop;
-	struct mconn_env *env;
+	struct worker *env;
 	const struct config_server *cfg;
 	struct list clients; /* struct client_entry.node */
 	size_t nclients;
@@ -87,7 +87,7 @@ struct session_params {
 	const struct session_tls *tls;	/* NULL when not over TLS */
 };
 
-void sessions_init(struct sessions *ss, struct loop *l, struct mconn_env *env, const struct config_server *cfg);
+void sessions_init(struct sessions *ss, struct loop *l, struct worker *env, const struct config_server *cfg);
 void session_set_hooks(struct sessions *ss, const struct session_hooks *h, void *up);
 /* Every session is told GoAway and closed (queued visitors dropped). */
 void sessions_close_all(struct sessions *ss);

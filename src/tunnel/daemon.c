@@ -25,13 +25,34 @@ int daemon_init(struct daemon *d, const char *prog, const char *title, const cha
 	if (sock_raise_fd_limit(err) < 0)
 		log_warnx("%s", err);
 	d->loop = loop_new();
-	if (d->loop == NULL || mconn_env_init(&d->env, d->loop) != 0) {
+	if (d->loop == NULL || worker_init(&d->env, d->loop) != 0) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		loop_free(d->loop);
 		d->loop = NULL;
 		return -1;
 	}
 	d->env_ok = true;
+	return 0;
+}
+
+static void on_stop_signal(struct loop *l, int signo, void *udata)
+{
+	struct daemon *d = udata;
+	log_info("signal %d: shutting down", signo);
+	if (d->stop)
+		d->stop(d->stop_udata);
+	loop_stop(l);
+}
+
+int daemon_on_stop(struct daemon *d, const char *prog, daemon_stop_fn stop, void *udata)
+{
+	d->stop = stop;
+	d->stop_udata = udata;
+	if (loop_signal(d->loop, SIGINT, on_stop_signal, d) != 0 ||
+	    loop_signal(d->loop, SIGTERM, on_stop_signal, d) != 0) {
+		fprintf(stderr, "%s: cannot handle SIGINT/SIGTERM\n", prog);
+		return -1;
+	}
 	return 0;
 }
 
@@ -52,7 +73,7 @@ void daemon_fini(struct daemon *d)
 	/* The env's flush hook goes first (it lives on the loop); the
 	 * loop's last reaping needs neither the hook nor the scratch. */
 	if (d->env_ok)
-		mconn_env_free(&d->env);
+		worker_fini(&d->env);
 	d->env_ok = false;
 	loop_free(d->loop); /* reaps what is still deferred */
 	d->loop = NULL;

@@ -9,10 +9,15 @@
 #include "base/loop.h"
 #include "tunnel/mconn.h"
 
+/* Stops the service: the server's or client's stop, called once. */
+typedef void (*daemon_stop_fn)(void *udata);
+
 struct daemon {
 	struct loop *loop;
-	struct mconn_env env;
+	struct worker env;
 	bool env_ok;
+	daemon_stop_fn stop; /* set by daemon_on_stop */
+	void *stop_udata;
 };
 
 /*
@@ -21,6 +26,12 @@ struct daemon {
  * Returns 0, or -1 after printing why to stderr (prog names the command).
  */
 int daemon_init(struct daemon *d, const char *prog, const char *title, const char *config_text);
+/*
+ * The one place signals are handled: SIGINT and SIGTERM log
+ * "signal N: shutting down", call stop(udata) and stop the loop. Returns 0,
+ * or -1 after printing why to stderr.
+ */
+int daemon_on_stop(struct daemon *d, const char *prog, daemon_stop_fn stop, void *udata);
 /* Runs the loop until loop_stop(), then lets the closes it queued run.
  * Returns the process exit status. */
 int daemon_run(struct daemon *d);

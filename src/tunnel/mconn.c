@@ -1,9 +1,7 @@
 #include "tunnel/mconn.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -17,13 +15,12 @@
 #define MCONN_OUT_CAP (64u * 1024 * 1024)
 /* Transport reads per readable event, for fairness between sessions. */
 #define MCONN_READS_PER_EVENT 8
-#define MCONN_SCRATCH (256u * 1024)
 /* Emits of at least this many bytes are written at once (zero copy);
  * smaller ones wait for the before-sleep flush. */
 #define MCONN_DIRECT_MIN (8u * 1024)
 
 struct mconn {
-	struct mconn_env *env;
+	struct worker *env;
 	struct transport *t;
 	struct mux *mux;
 	const struct mconn_owner_ops *ops;
@@ -45,72 +42,6 @@ struct mconn {
 };
 
 static void flush_dirty(struct loop *l, void *udata);
-
-/* Free heap above this is given back to the system after connections end. */
-#define MCONN_TRIM_FREE (512u * 1024)
-#define MCONN_TRIM_DELAY_MS 200
-
-static uint8_t *scratch_map(void)
-{
-	void *p = mmap(NULL, MCONN_SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void on_trim(struct loop *l, struct loop_timer *t, void *udata)
-{
-	struct mconn_env *env = udata;
-	(void)l;
-	(void)t;
-	struct mallinfo2 mi = mallinfo2();
-	if (mi.fordblks > MCONN_TRIM_FREE)
-		malloc_trim(0);
-	/* The scratch buffers hold nothing between callbacks: their pages go
-	 * back too (the next use faults in zeroed pages). */
-	madvise(env->rx, MCONN_SCRATCH, MADV_DONTNEED);
-	madvise(env->tx, MCONN_SCRATCH, MADV_DONTNEED);
-}
-
-void mconn_env_freed(struct mconn_env *env)
-{
-	if (env->loop && env->hooked && !loop_timer_active(&env->trim))
-		loop_timer_start(env->loop, &env->trim, MCONN_TRIM_DELAY_MS);
-}
-
-int mconn_env_init(struct mconn_env *env, struct loop *l)
-{
-	memset(env, 0, sizeof(*env));
-	env->loop = l;
-	list_init(&env->dirty);
-	loop_timer_init(&env->trim, on_trim, env);
-	/* Page-aligned mappings, so the trim can hand their pages back. */
-	env->rx = scratch_map();
-	env->tx = scratch_map();
-	if (env->rx == NULL || env->tx == NULL) {
-		mconn_env_free(env);
-		return -ENOMEM;
-	}
-	env->rx_len = env->tx_len = MCONN_SCRATCH;
-	if (loop_before_sleep(l, flush_dirty, env) != 0) {
-		mconn_env_free(env);
-		return -ENOMEM;
-	}
-	env->hooked = true;
-	return 0;
-}
-
-void mconn_env_free(struct mconn_env *env)
-{
-	if (env->hooked && env->loop)
-		loop_before_sleep_remove(env->loop, flush_dirty, env);
-	env->hooked = false;
-	if (env->loop)
-		loop_timer_stop(env->loop, &env->trim);
-	if (env->rx)
-		munmap(env->rx, MCONN_SCRATCH);
-	if (env->tx)
-		munmap(env->tx, MCONN_SCRATCH);
-	env->rx = env->tx = NULL;
-}
 
 static void set_mask(struct mconn *c, uint32_t mask)
 {
@@ -161,7 +92,7 @@ static void dirty_add(struct mconn *c)
  * close other sessions (which unlink themselves): take one at a time. */
 static void flush_dirty(struct loop *l, void *udata)
 {
-	struct mconn_env *env = udata;
+	struct worker *env = udata;
 	(void)l;
 	struct mconn *c;
 	while ((c = list_first_entry(&env->dirty, struct mconn, dnode)) != NULL) {
@@ -323,7 +254,7 @@ static const struct mux_ops engine_ops = {
 static void reap(void *arg)
 {
 	struct mconn *c = arg;
-	mconn_env_freed(c->env);
+	worker_freed(c->env);
 	loop_timer_stop(c->env->loop, &c->timer);
 	loop_unwatch(c->env->loop, c->t->fd);
 	transport_free(c->t);
@@ -424,7 +355,7 @@ static void flush_out(struct mconn *c)
 
 static void read_in(struct mconn *c)
 {
-	struct mconn_env *env = c->env;
+	struct worker *env = c->env;
 	c->read_want = 0;
 	for (int i = 0; i < MCONN_READS_PER_EVENT && !c->closing && !c->read_paused; i++) {
 		ssize_t r = transport_read(c->t, env->rx, env->rx_len);
@@ -485,7 +416,7 @@ static void on_timer(struct loop *l, struct loop_timer *t, void *udata)
 	}
 	if (c->pre != NULL) {
 		/* Fed through rx so stream handlers see one kind of source. */
-		struct mconn_env *env = c->env;
+		struct worker *env = c->env;
 		size_t off = 0;
 		while (off < c->prelen && !c->closing) {
 			size_t n = c->prelen - off < env->rx_len ? c->prelen - off : env->rx_len;
@@ -510,7 +441,7 @@ static void on_timer(struct loop *l, struct loop_timer *t, void *udata)
 
 /* ---- public ---- */
 
-struct mconn *mconn_new(struct mconn_env *env, struct transport *t, const struct mux_config *cfg,
+struct mconn *mconn_new(struct worker *env, struct transport *t, const struct mux_config *cfg,
 			const struct mconn_owner_ops *ops, void *owner, const char *name,
 			const uint8_t *pre, size_t prelen)
 {
@@ -527,6 +458,9 @@ struct mconn *mconn_new(struct mconn_env *env, struct transport *t, const struct
 		goto fail;
 	buf_init(&c->out, MCONN_OUT_CAP);
 	loop_timer_init(&c->timer, on_timer, c);
+	/* The batched flush of small writes runs before the loop sleeps. */
+	if (worker_before_sleep(env, flush_dirty) != 0)
+		goto fail;
 	c->mux = mux_new(cfg, &engine_ops, c, loop_now_ms(env->loop));
 	if (c->mux == NULL)
 		goto fail;
@@ -571,7 +505,7 @@ const char *mconn_name(const struct mconn *c)
 	return c->name;
 }
 
-struct mconn_env *mconn_env(const struct mconn *c)
+struct worker *worker(const struct mconn *c)
 {
 	return c->env;
 }

@@ -40,31 +40,12 @@
 #include "base/loop.h"
 #include "base/transport.h"
 #include "mux/mux.h"
+#include "tunnel/worker.h"
 
 struct mconn;
 
-/* Shared by every connection on one loop. Scratch buffers are only used
- * synchronously inside one callback. */
-struct mconn_env {
-	struct loop *loop;
-	uint8_t *rx;	/* transport reads, handed to the engine */
-	size_t rx_len;
-	uint8_t *tx;	/* relays' socket reads, handed to mux_stream_write */
-	size_t tx_len;
-	struct list dirty;   /* sessions with small writes to flush before sleeping */
-	bool hooked;	     /* the before-sleep flush is registered */
-	struct loop_timer trim; /* gives freed heap back to the system */
-};
-/* Registers a before-sleep hook on l (the batched flush of small writes). */
-int mconn_env_init(struct mconn_env *env, struct loop *l);
-/* Call before loop_free(): it removes that hook. */
-void mconn_env_free(struct mconn_env *env);
-/*
- * Something sizeable was freed (a connection ended): soon, if the heap
- * holds much free memory, give it back to the system (malloc_trim), so
- * RSS returns to its idle level after a load. Cheap to call often.
- */
-void mconn_env_freed(struct mconn_env *env);
+/* The per-loop context (loop, scratch buffers, flush list, budget) is
+ * struct worker, tunnel/worker.h. */
 
 /* A stream's handler: embed it first in the object that handles a stream
  * and bind it with mconn_stream_bind(). */
@@ -107,7 +88,7 @@ struct mconn_waiter {
  * the session (after an HTTP head); they are fed to the engine first.
  * `name` labels log lines (copied). Returns NULL on allocation failure.
  */
-struct mconn *mconn_new(struct mconn_env *env, struct transport *t, const struct mux_config *cfg,
+struct mconn *mconn_new(struct worker *env, struct transport *t, const struct mux_config *cfg,
 			const struct mconn_owner_ops *ops, void *owner, const char *name,
 			const uint8_t *pre, size_t prelen);
 /*
@@ -121,7 +102,7 @@ void mconn_go_away(struct mconn *c);
 
 struct mux *mconn_mux(const struct mconn *c);
 const char *mconn_name(const struct mconn *c);
-struct mconn_env *mconn_env(const struct mconn *c);
+struct worker *worker(const struct mconn *c);
 bool mconn_closing(const struct mconn *c);
 /* Output backlog above the high watermark. */
 bool mconn_congested(const struct mconn *c);

@@ -188,7 +188,7 @@ static void on_drain(struct mconn_waiter *w)
 
 static void read_sock(struct relay *r)
 {
-	struct mconn_env *env = mconn_env(r->c);
+	struct worker *env = worker(r->c);
 	size_t win = mux_stream_send_window(r->s);
 	if (win == 0 || r->up_st != UP_OPEN) {
 		update_interest(r);
@@ -359,7 +359,7 @@ static void relay_end(struct relay *r, const char *reason, bool abortive)
 		 (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000), r->reason);
 	if (r->done)
 		r->done(r->udata, r);
-	mconn_env_freed(mconn_env(r->c));
+	worker_freed(worker(r->c));
 	loop_defer(r->loop, &r->reap, reap, r);
 }
 
@@ -381,7 +381,7 @@ struct relay *relay_new(struct mconn *c, struct mux_stream *s, int fd, const str
 		goto fail;
 	r->h.ops = &relay_stream_ops;
 	r->c = c;
-	r->loop = mconn_env(c)->loop;
+	r->loop = worker(c)->loop;
 	r->s = s;
 	r->fd = fd;
 	r->done = done;

@@ -153,7 +153,7 @@ static void test_state_values(void **state)
 
 struct fixture {
 	struct loop *l;
-	struct mconn_env env;
+	struct worker env;
 	struct config_client cfg;
 	struct config_service svc[1];
 	struct client *c;
@@ -218,7 +218,7 @@ static struct fixture *fx_new_svc(uint32_t connect_timeout_ms, uint16_t svc_port
 	f->sfd = -1;
 	f->l = loop_new();
 	assert_non_null(f->l);
-	assert_int_equal(mconn_env_init(&f->env, f->l), 0);
+	assert_int_equal(worker_init(&f->env, f->l), 0);
 	f->cfg.client_id = (char *)"c1";
 	f->cfg.server_host = (char *)"127.0.0.1";
 	f->cfg.server_port = f->port;
@@ -249,7 +249,7 @@ static void fx_free(struct fixture *f)
 	for (int i = 0; i < 3; i++)
 		loop_run_once(f->l, 0);
 	client_free(f->c);
-	mconn_env_free(&f->env); /* before the loop: it removes its hook */
+	worker_fini(&f->env); /* before the loop: it removes its hook */
 	loop_free(f->l);
 	log_set_sink(NULL, NULL);
 	if (f->sfd >= 0)

@@ -175,7 +175,7 @@ static void sink(void *udata, enum log_level level, const char *line, const char
 
 struct fx {
 	struct loop *l;
-	struct mconn_env env;
+	struct worker env;
 	struct mconn *c;
 	struct mux_stream *s; /* the relay's stream (owned by the relay) */
 	struct peer p;
@@ -286,7 +286,7 @@ static void fx_start(struct fx *f, bool half_close, uint32_t peer_window)
 	log_set_sink(sink, NULL);
 	f->l = loop_new();
 	assert_non_null(f->l);
-	assert_int_equal(mconn_env_init(&f->env, f->l), 0);
+	assert_int_equal(worker_init(&f->env, f->l), 0);
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	struct mux_config mc;
@@ -324,7 +324,7 @@ static void fx_stop(struct fx *f)
 		step(f);
 	assert_true(f->mconn_closed);
 	assert_int_equal(f->done_calls, 1);
-	mconn_env_free(&f->env);
+	worker_fini(&f->env);
 	loop_free(f->l);
 	mux_free(f->p.m);
 	close(f->p.fd);

@@ -214,7 +214,7 @@ def attack_one(kind, args, ssl_ctx):
     return row
 
 
-HEAD = ["kind", "N held", "refused/closed", "RSS before/peak/after MiB", "fds before/peak/after",
+HEAD = ["kind", "N held", "refused/closed", "MiB sent", "RSS before/peak/after MiB", "fds before/peak/after",
         "admin answered", "good visitor"]
 
 
@@ -222,6 +222,7 @@ def cells(r):
     k = r.get("counts")
     held = f"{k['open']}/{r['n']}" if k else ("0" if r["kind"] == "none" else "—")
     rc = f"{k['refused']}/{k['closed']}" if k else "—"
+    sent = f"{k['sent'] / 1048576:.1f}" if k else "—"
     rss = f"{mib(r.get('rss0'))} / {mib(r.get('rss_peak'))} / {mib(r.get('rss1'))}"
     fds = f"{r.get('fd0', '—')} / {r.get('fd_peak', '—')} / {r.get('fd1', '—')}"
     if "admin" in r:
@@ -235,7 +236,7 @@ def cells(r):
         visitor = ("ok" if v == VISITOR_TRIES else "failed") + f" {v}/{VISITOR_TRIES}"
     else:
         visitor = "—"
-    return [r["kind"], held, rc, rss, fds, admin, visitor]
+    return [r["kind"], held, rc, sent, rss, fds, admin, visitor]
 
 
 def notes(r):
@@ -251,7 +252,7 @@ def notes(r):
 
 
 def text_row(c):
-    w = [14, 10, 14, 26, 20, 16, 12]
+    w = [14, 10, 14, 8, 26, 20, 16, 12]
     return "  ".join(x.ljust(w[i]) for i, x in enumerate(c))
 
 

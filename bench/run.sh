@@ -663,7 +663,8 @@ attack_doc() {
 	(idle connections to the public tunnel port), **half_tls** (half a real
 	ClientHello), **none** (a baseline row without attackers). N held = open at
 	the end of the hold; refused = connect failed or reset, closed = the
-	server closed in order. RSS and fds are the server's alone (VmRSS,
+	server closed in order; MiB sent = what the server took from the attackers.
+	RSS and fds are the server's alone (VmRSS,
 	/proc/PID/fd); *after* = once its fds are back (at most 10 s), plus 1 s.
 	Admin = \`GET /ping\` answered 200, 20 requests, 4 at a time, 1 s timeout
 	each; good visitor = connect to the tunnel port, send a line, get the echo
@@ -761,7 +762,7 @@ if [ "${BENCH_ONLY:-}" = attack ]; then
 	}
 	measure_attack
 	printf '\n%s\n' "$ATTACK_MD"
-	printf '%s\n' "<!-- bench:attack:begin -->" "$(attack_doc)" "" "- command: \`BENCH_ONLY=attack${BENCH_ATTACK_N:+ BENCH_ATTACK_N=$BENCH_ATTACK_N} bench/run.sh\` ($(date -u '+%Y-%m-%d %H:%M UTC'), $((SECONDS - T_START)) s; $("$BIN" version 2>&1 | head -n 1); git $(git rev-parse --short HEAD 2>/dev/null || echo unknown))" "<!-- bench:attack:end -->" >"$work/attack.md"
+	printf '%s\n' "<!-- bench:attack:begin -->" "$(attack_doc)" "" "- command: \`BENCH_ONLY=attack${BENCH_ATTACK_N:+ BENCH_ATTACK_N=$BENCH_ATTACK_N}${BENCH_ATTACK_HOLD:+ BENCH_ATTACK_HOLD=$BENCH_ATTACK_HOLD} bench/run.sh\` ($(date -u '+%Y-%m-%d %H:%M UTC'), $((SECONDS - T_START)) s; $("$BIN" version 2>&1 | head -n 1); git $(git rev-parse --short HEAD 2>/dev/null || echo unknown))" "<!-- bench:attack:end -->" >"$work/attack.md"
 	mkdir -p "$(dirname "$OUT")"
 	if [ -f "$OUT" ] && grep -q '^<!-- bench:attack:begin -->$' "$OUT" && grep -q '^<!-- bench:attack:end -->$' "$OUT"; then
 		awk -v gen="$work/attack.md" '

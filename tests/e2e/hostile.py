@@ -36,6 +36,7 @@ from the kernel's TCP state (TCP_INFO), checked every `sweep_interval`.
 Python 3 standard library only; imported by pytest tests and bench/attack.py.
 """
 import errno
+import ipaddress
 import resource
 import selectors
 import socket
@@ -122,6 +123,8 @@ class Horde:
             raise ValueError(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
         if n < 0 or deadline <= 0:
             raise ValueError("n must be >= 0 and deadline > 0")
+        if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"{host}: hostile connections go to loopback only")
         self.kind, self.host, self.port, self.n = kind, host, port, n
         self.ident = ident
         self.slow_interval = slow_interval

@@ -16,7 +16,12 @@
 #    latency) run BENCH_REPS times (default 3), interleaved across paths;
 #    the table shows medians. A variant of a path (another column) is one
 #    more start_<name> function and one more word in BENCH_PATHS.
-# 3. openssl speed -elapsed -seconds 3 -evp aes-128-gcm (crypto ceiling).
+# 3. Under attack (bench/attack.py, tests/e2e/hostile.py): a freshly started
+#    threshold server (plaintext, then TLS) with a tunnel to an echo backend
+#    and a client; BENCH_ATTACK_N hostile connections of each kind held a few
+#    seconds; the server's RSS and fds before, at the peak and after, whether
+#    the management API answered and a good visitor got its echo.
+# 4. openssl speed -elapsed -seconds 3 -evp aes-128-gcm (crypto ceiling).
 # The table goes to stdout and, between markers, into docs/performance.md.
 #
 # Knobs (environment): BENCH_REPS=3 BENCH_SECONDS=3 (bulk and rate runs)
@@ -24,6 +29,10 @@
 # BENCH_PATHS="direct threshold threshold-tls haproxy sshr"
 # BENCH_MUX_SECONDS=2 BENCH_BUDGET_S=780 (paths not started after this many
 # seconds are reported as skipped) BENCH_OUT=docs/performance.md
+# BENCH_ATTACK=1 (0: the under-attack section is skipped with a note)
+# BENCH_ATTACK_N=1000 (hostile connections per kind) BENCH_ATTACK_HOLD=3 (s)
+# BENCH_ONLY=attack (run only the under-attack section; in the docs only its
+# own markers, bench:attack:begin/end, are replaced)
 #
 # Every process started here (and its descendants, e.g. sshd's session
 # processes) is killed on exit; the temp dir is removed.
@@ -574,6 +583,97 @@ summarise() {
 	done
 }
 
+# ------------------------------------------------------------------ under attack
+# Each layout on a freshly started path (start_threshold_common: control
+# port, separate management port, tunnels to the echo and sink backends,
+# a connected client); bench/attack.py holds BENCH_ATTACK_N connections of
+# each hostile kind against it and measures the server. Plaintext: every
+# kind that needs no TLS; TLS: idle and half-sent ClientHellos (the others
+# need a handshake first). The tables land in ATTACK_MD.
+
+ATTACK_N=${BENCH_ATTACK_N:-1000}
+ATTACK_HOLD=${BENCH_ATTACK_HOLD:-3}
+ATTACK_MD=""
+attack_kinds() { # path
+	case $1 in
+	threshold) echo none,idle,slow_head,big_body,ping_no_read,syn_no_read,visitors_idle ;;
+	threshold-tls) echo none,idle,half_tls ;;
+	esac
+}
+
+measure_attack() {
+	if [ "${BENCH_ATTACK:-1}" = 0 ]; then
+		echo "bench: under attack: skipped (BENCH_ATTACK=0)" >&2
+		ATTACK_MD="Not run (BENCH_ATTACK=0)."
+		return 0
+	fi
+	local p before srv ctrl d md log0 log1 rc tls_args
+	echo "== under attack: $ATTACK_N hostile connections per kind, held ${ATTACK_HOLD} s; fd limit $FD_LIMIT"
+	if [ $((ATTACK_N + 200)) -gt "$FD_LIMIT" ]; then
+		ATTACK_MD+="RLIMIT_NOFILE is $FD_LIMIT here: $ATTACK_N connections per kind need about $((ATTACK_N + 200)) descriptors in the attacker and in the server; expect refusals."$'\n\n'
+	fi
+	for p in threshold threshold-tls; do
+		before=("${pids[@]}")
+		echo "   $(path_label "$p")" >&2
+		if ! start_path "$p"; then
+			ATTACK_MD+="**$(path_label "$p")**: not measured: ${NOTE[$p]:-could not be started}"$'\n\n'
+			stop_pids $GW $BE
+			pids=("${before[@]}")
+			continue
+		fi
+		d=$work/$TAG
+		srv=${GW%% *}
+		ctrl=$(sed -n 's/.*"TunnelControlPort": *\([0-9]*\).*/\1/p' "$d/server-config.json")
+		tls_args=()
+		[ "$p" = threshold-tls ] && tls_args=(--ca "$d/pki/ca.pem" --cert "$d/pki/client.pem" --key "$d/pki/client.key")
+		md=$work/$TAG-attack.md
+		log0=$(stat -c %s "$work/$TAG-server.log")
+		rc=0
+		timeout 900 python3 "$ROOT/bench/attack.py" --pid "$srv" --control-port "$ctrl" \
+			--tunnel-port "$ECHO_PORT" --mgmt-url "$MGMT_URL" "${tls_args[@]}" -n "$ATTACK_N" \
+			--hold "$ATTACK_HOLD" --kinds "$(attack_kinds "$p")" --markdown "$md" || rc=$?
+		log1=$(stat -c %s "$work/$TAG-server.log")
+		ATTACK_MD+="**$(path_label "$p")** (control port $ctrl, the attackers' target; visitors_idle and the good visitor: tunnel port $ECHO_PORT; management API $MGMT_URL/ping):"$'\n\n'
+		if [ -s "$md" ]; then
+			ATTACK_MD+="$(cat "$md")"$'\n\n'
+		else
+			ATTACK_MD+="no table: bench/attack.py exited with status $rc"$'\n\n'
+			problem "under attack: $p: bench/attack.py exited with status $rc"
+		fi
+		ATTACK_MD+="Server log during the attack: $(((log1 - log0) / 1024)) KiB, $(tail -c +$((log0 + 1)) "$work/$TAG-server.log" | grep -ciE 'error|warn' || true) error/warning lines$(kill -0 "$srv" 2>/dev/null || echo '; the server exited')."$'\n\n'
+		stop_pids $GW $BE
+		pids=("${before[@]}")
+	done
+}
+
+attack_doc() {
+	cat <<-EOF
+	### Under attack
+
+	\`bench/attack.py\` (hostile connections from \`tests/e2e/hostile.py\`, one
+	process, one selector loop) against a freshly started server with a
+	connected client and a tunnel to an echo backend: $ATTACK_N connections of
+	each kind, held ${ATTACK_HOLD} s after they connected (longer while the
+	probes still run). Kinds: **idle** (connect, send nothing), **slow_head**
+	(a request head, one byte every 2 s, never finished), **big_body**
+	(\`PUT /tunnels\` with a 1 MiB body sent as fast as the server takes it),
+	**ping_no_read** / **syn_no_read** (\`CONNECT /_controlPath/\` with an id of
+	its own, then 10,000 yamux pings / 1,000 SYN window updates for new
+	streams each, never reading), **visitors_idle**
+	(idle connections to the public tunnel port), **half_tls** (half a real
+	ClientHello), **none** (a baseline row without attackers). N held = open at
+	the end of the hold; refused = connect failed or reset, closed = the
+	server closed in order; MiB sent = what the server took from the attackers.
+	RSS and fds are the server's alone (VmRSS,
+	/proc/PID/fd); *after* = once its fds are back (at most 10 s), plus 1 s.
+	Admin = \`GET /ping\` answered 200, 20 requests, 4 at a time, 1 s timeout
+	each; good visitor = connect to the tunnel port, send a line, get the echo
+	(3 tries, 2 s each).
+
+	$ATTACK_MD
+	EOF
+}
+
 # ------------------------------------------------------------------ report
 
 fmt_num() { # value decimals
@@ -655,6 +755,32 @@ table() {
 
 # ------------------------------------------------------------------ run
 
+if [ "${BENCH_ONLY:-}" = attack ]; then
+	[ -x "$LOAD" ] && [ -x "$BIN" ] || {
+		echo "bench: build first (make bench builds $LOAD and $BIN)" >&2
+		exit 2
+	}
+	measure_attack
+	printf '\n%s\n' "$ATTACK_MD"
+	printf '%s\n' "<!-- bench:attack:begin -->" "$(attack_doc)" "" "- command: \`BENCH_ONLY=attack${BENCH_ATTACK_N:+ BENCH_ATTACK_N=$BENCH_ATTACK_N}${BENCH_ATTACK_HOLD:+ BENCH_ATTACK_HOLD=$BENCH_ATTACK_HOLD} bench/run.sh\` ($(date -u '+%Y-%m-%d %H:%M UTC'), $((SECONDS - T_START)) s; $("$BIN" version 2>&1 | head -n 1); git $(git rev-parse --short HEAD 2>/dev/null || echo unknown))" "<!-- bench:attack:end -->" >"$work/attack.md"
+	mkdir -p "$(dirname "$OUT")"
+	if [ -f "$OUT" ] && grep -q '^<!-- bench:attack:begin -->$' "$OUT" && grep -q '^<!-- bench:attack:end -->$' "$OUT"; then
+		awk -v gen="$work/attack.md" '
+			/^<!-- bench:attack:begin -->$/ { while ((getline l < gen) > 0) print l; skip = 1; next }
+			/^<!-- bench:attack:end -->$/ { skip = 0; next }
+			!skip { print }' "$OUT" >"$work/out.md"
+	elif [ -f "$OUT" ] && grep -q '^<!-- bench:end -->$' "$OUT"; then
+		awk -v gen="$work/attack.md" '
+			/^<!-- bench:end -->$/ { while ((getline l < gen) > 0) print l; print ""; }
+			{ print }' "$OUT" >"$work/out.md"
+	else
+		{ [ -f "$OUT" ] && cat "$OUT" && echo; cat "$work/attack.md"; } >"$work/out.md"
+	fi
+	cat "$work/out.md" >"$OUT"
+	echo "bench: wrote the under-attack section of $OUT"
+	exit 0
+fi
+
 [ -x "$LOAD" ] && [ -x "$MUX" ] && [ -x "$BIN" ] || {
 	echo "bench: build first (make bench builds $LOAD, $MUX and $BIN)" >&2
 	exit 2
@@ -669,7 +795,7 @@ V_OPENSSL=$(openssl version 2>/dev/null || echo "openssl: not installed")
 V_TREE="git $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git status --porcelain --untracked-files=no -- src 2>/dev/null | grep -q . && echo ', with uncommitted changes in src/' || true)"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 CMD="make bench"
-for v in BENCH_REPS BENCH_SECONDS BENCH_LAT_COUNT BENCH_HOLD BENCH_MEM_REPS BENCH_PATHS BENCH_MUX_SECONDS BENCH_BUDGET_S; do
+for v in BENCH_REPS BENCH_SECONDS BENCH_LAT_COUNT BENCH_HOLD BENCH_MEM_REPS BENCH_PATHS BENCH_MUX_SECONDS BENCH_BUDGET_S BENCH_ATTACK BENCH_ATTACK_N BENCH_ATTACK_HOLD; do
 	[ -n "${!v:-}" ] && CMD="$v=\"${!v}\" $CMD"
 done
 
@@ -714,6 +840,10 @@ for p in $PATHS; do
 done
 ELAPSED=$((SECONDS - T_START))
 echo "bench: end-to-end run took ${ELAPSED}s"
+echo
+measure_attack
+echo "$ATTACK_MD"
+ATTACK_DOC=$(attack_doc)
 
 # ------------------------------------------------------------------ docs
 
@@ -781,6 +911,10 @@ GEN=$(
 	and memory lower is better).
 
 	$TABLE
+
+	<!-- bench:attack:begin -->
+	$ATTACK_DOC
+	<!-- bench:attack:end -->
 
 	Crypto ceiling (\`openssl speed -elapsed -seconds 3 -evp aes-128-gcm\`):
 	$CRYPTO.

@@ -106,6 +106,20 @@ static void write_stderr(const char *line, size_t len)
 	}
 }
 
+/* Adds what a printf into line + *len wrote (n) to *len, at most up to
+ * cap; returns whether the text was cut. */
+static bool advance(size_t *len, size_t cap, int n)
+{
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > cap - *len) {
+		*len = cap;
+		return true;
+	}
+	*len += (size_t)n;
+	return false;
+}
+
 void log_vmsg(enum log_level level, bool with_errno, const char *fmt,
 	      va_list ap)
 {
@@ -124,27 +138,11 @@ void log_vmsg(enum log_level level, bool with_errno, const char *fmt,
 	format_prefix(line, level);
 	len = LOG_PREFIX_LEN;
 
-	int n = vsnprintf(line + len, cap - len + 1, fmt, ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n > cap - len) {
-		len = cap;
-		cut = true;
-	} else {
-		len += (size_t)n;
-	}
+	cut = advance(&len, cap, vsnprintf(line + len, cap - len + 1, fmt, ap));
 	if (with_errno && !cut) {
 		char ebuf[128];
 		const char *es = strerror_r(saved_errno, ebuf, sizeof(ebuf));
-		n = snprintf(line + len, cap - len + 1, ": %s", es);
-		if (n < 0)
-			n = 0;
-		if ((size_t)n > cap - len) {
-			len = cap;
-			cut = true;
-		} else {
-			len += (size_t)n;
-		}
+		cut = advance(&len, cap, snprintf(line + len, cap - len + 1, ": %s", es));
 	}
 	if (cut)
 		memcpy(line + cap - 3, "...", 3);

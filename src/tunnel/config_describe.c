@@ -57,15 +57,22 @@ static char *dump(json_t *o, bool ok)
 	return s;
 }
 
+/* A new document that starts with "DebugLog", as both roles' do. */
+static json_t *doc_start(bool debug_log, bool *ok)
+{
+	json_t *o = json_object();
+	*ok = o != NULL;
+	if (o)
+		put(o, "DebugLog", json_boolean(debug_log), ok);
+	return o;
+}
+
 char *config_server_describe(const struct config_server *c)
 {
-	if (c == NULL)
-		return NULL;
-	json_t *o = json_object();
+	bool ok;
+	json_t *o = c ? doc_start(c->debug_log, &ok) : NULL;
 	if (o == NULL)
 		return NULL;
-	bool ok = true;
-	put(o, "DebugLog", json_boolean(c->debug_log), &ok);
 	if (c->single_port) {
 		put(o, "ListenPort", json_integer(c->control_port), &ok);
 	} else {
@@ -108,13 +115,10 @@ char *config_server_describe(const struct config_server *c)
 
 char *config_client_describe(const struct config_client *c)
 {
-	if (c == NULL)
-		return NULL;
-	json_t *o = json_object();
+	bool ok;
+	json_t *o = c ? doc_start(c->debug_log, &ok) : NULL;
 	if (o == NULL)
 		return NULL;
-	bool ok = true;
-	put(o, "DebugLog", json_boolean(c->debug_log), &ok);
 	put(o, "ClientIdentifier", str_or_null(c->client_id), &ok);
 	put(o, "ServerAddr", hostport(c->server_host, c->server_port), &ok);
 	put(o, "UseTls", json_boolean(c->use_tls), &ok);

@@ -18,11 +18,10 @@
 #include <openssl/x509v3.h>
 
 #include "base/loop.h"
+#include "base/tls_bio.h"
 
-/* Record layer sizes: see base_ctx() and tls_writev(). */
+/* Read buffer size: see base_ctx(). Record and batch sizes: tls_bio.h. */
 #define TLS_READ_BUFFER (128u * 1024)
-#define TLS_RECORD 16384
-#define TLS_BATCH (256u * 1024)
 
 /*
  * A context is shared by every transport made from it: each holds a
@@ -32,7 +31,7 @@
  */
 struct tls_ctx {
 	SSL_CTX *ctx;
-	BIO_METHOD *out_method; /* the record-batching write BIO (out_bio_*) */
+	BIO_METHOD *out_method; /* the record-batching write BIO (tls_bio.h) */
 	size_t ca_count;
 	atomic_uint refs;
 };
@@ -44,16 +43,12 @@ struct tls_transport {
 	uint32_t want;
 	/* A write SSL_write could not finish (WANT_*) must be retried with
 	 * the same bytes: keep them in `pend` until it completes (only when
-	 * kTLS writes to the socket itself; see out_bio_write). */
+	 * kTLS writes to the socket itself; see tls_bio.h). */
 	unsigned char *pend;
 	size_t pend_len;
-	/* Records OpenSSL produced and the socket has not taken yet
-	 * (out[out_off, out_len)); allocated while bytes wait, freed empty. */
-	unsigned char *out;
-	size_t out_off, out_len, out_cap;
+	/* Records sealed and not yet taken by the socket (the output BIO's). */
+	struct tls_bio_buf out;
 	struct tls_ctx *ctx;	/* a reference */
-	/* kTLS took the send path: records go to the socket BIO as is. */
-	bool direct;
 	/* An error met after a read had returned bytes, for the next read. */
 	int read_err;
 	/* Why the last read or write failed (SSL_ERROR_SSL), for the log. */
@@ -199,8 +194,6 @@ static int load_identity(SSL_CTX *ctx, const char *cert_file, const char *key_fi
 	return 0;
 }
 
-static BIO_METHOD *out_bio_method_new(void);
-
 /* A context with its SSL_CTX and write BIO method, one reference. */
 static struct tls_ctx *ctx_new(bool server, char *err)
 {
@@ -211,7 +204,7 @@ static struct tls_ctx *ctx_new(bool server, char *err)
 	c->ctx = base_ctx(server, err);
 	if (c->ctx == NULL)
 		goto fail;
-	c->out_method = out_bio_method_new();
+	c->out_method = tls_bio_method_new();
 	if (c->out_method == NULL) {
 		set_err(err, "cannot create the TLS write BIO method");
 		goto fail;
@@ -325,159 +318,6 @@ static int map_error(struct tls_transport *tt, int rc)
 	}
 }
 
-/* ---- the output BIO ----
- *
- * OpenSSL hands each record to its write BIO as soon as it is sealed;
- * through a socket BIO that is one write() per 16 KiB record, and on
- * loopback the kernel's per-write cost is most of a tunnel's CPU. This
- * filter BIO sits between the SSL and the socket BIO and collects the
- * records of one tls_writev() (up to TLS_BATCH bytes) in `out`, written
- * with one send(); what the socket does not take stays there and goes
- * first next time (tls_want() then asks for LOOP_WRITE, and the owner's
- * transport_flush() sends it). The buffer is allocated while bytes wait
- * and freed when it empties. Handshake flights and alerts reach the socket
- * when OpenSSL calls BIO_flush(), with a retryable failure when the
- * socket is full (SSL_ERROR_WANT_WRITE).
- *
- * When kTLS takes the send path the socket BIO must see OpenSSL's writes
- * (plaintext plus record-type controls): the filter then steps aside for
- * good. OpenSSL flushes the BIO before it turns kTLS on, so nothing is
- * buffered at that point. Controls (kTLS, fd, ...) pass to the socket BIO.
- */
-
-static size_t out_held(const struct tls_transport *tt)
-{
-	return tt->out_len - tt->out_off;
-}
-
-/* Sends what `out` holds: 0 when all of it is out, -EAGAIN when the socket
- * is full, or -errno. An emptied buffer is freed unless `keep` (more full
- * batches are coming: reuse it rather than ask malloc again). */
-static int out_flush(struct tls_transport *tt, bool keep)
-{
-	while (tt->out_off < tt->out_len) {
-		ssize_t w = send(tt->t.fd, tt->out + tt->out_off, tt->out_len - tt->out_off, MSG_NOSIGNAL);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return -EAGAIN;
-			return -errno;
-		}
-		tt->out_off += (size_t)w;
-	}
-	tt->out_off = tt->out_len = 0;
-	if (!keep) {
-		free(tt->out);
-		tt->out = NULL;
-		tt->out_cap = 0;
-	}
-	return 0;
-}
-
-/* Room for len more bytes in `out`: one record's size for handshake
- * flights and small writes, a whole batch (plus the record that ends it)
- * once more is needed, so a batch is never copied to grow. */
-#define TLS_OUT_SMALL (TLS_RECORD + 1024)
-#define TLS_OUT_BATCH (TLS_BATCH + TLS_OUT_SMALL)
-static int out_reserve(struct tls_transport *tt, size_t len)
-{
-	/* out_flush() resets the offsets when the buffer empties. */
-	size_t held = out_held(tt);
-	if (tt->out_len + len <= tt->out_cap)
-		return 0;
-	if (tt->out_off > 0) {
-		memmove(tt->out, tt->out + tt->out_off, held);
-		tt->out_len = held;
-		tt->out_off = 0;
-		if (held + len <= tt->out_cap)
-			return 0;
-	}
-	size_t cap = held + len <= TLS_OUT_SMALL ? TLS_OUT_SMALL : TLS_OUT_BATCH;
-	while (cap < held + len)
-		cap *= 2;
-	if (held == 0) { /* nothing to keep: no copy */
-		free(tt->out);
-		tt->out = NULL;
-		tt->out_cap = 0;
-	}
-	unsigned char *p = realloc(tt->out, cap);
-	if (p == NULL)
-		return -1;
-	tt->out = p;
-	tt->out_cap = cap;
-	return 0;
-}
-
-static int out_bio_write(BIO *b, const char *data, size_t len, size_t *written)
-{
-	struct tls_transport *tt = BIO_get_data(b);
-	BIO_clear_retry_flags(b);
-	if (!tt->direct && out_held(tt) == 0 && BIO_get_ktls_send(BIO_next(b)))
-		tt->direct = true;
-	if (tt->direct) {
-		int r = BIO_write_ex(BIO_next(b), data, len, written);
-		BIO_copy_next_retry(b);
-		return r;
-	}
-	if (out_reserve(tt, len) != 0)
-		return 0;
-	memcpy(tt->out + tt->out_len, data, len);
-	tt->out_len += len;
-	*written = len;
-	return 1;
-}
-
-static long out_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
-{
-	struct tls_transport *tt = BIO_get_data(b);
-	BIO *next = BIO_next(b);
-	switch (cmd) {
-	case BIO_CTRL_FLUSH: {
-		BIO_clear_retry_flags(b);
-		int r = out_flush(tt, false);
-		if (r == -EAGAIN) {
-			BIO_set_retry_write(b);
-			return -1;
-		}
-		if (r < 0) {
-			errno = -r;
-			return -1;
-		}
-		break;
-	}
-	case BIO_CTRL_WPENDING:
-		return (long)out_held(tt) + (next ? BIO_ctrl(next, cmd, num, ptr) : 0);
-	default:
-		break;
-	}
-	return next ? BIO_ctrl(next, cmd, num, ptr) : 0;
-}
-
-static int out_bio_create(BIO *b)
-{
-	BIO_set_init(b, 1);
-	return 1;
-}
-
-static int out_bio_destroy(BIO *b)
-{
-	BIO_set_data(b, NULL); /* the transport owns the buffer */
-	return 1;
-}
-
-/* Made once per context (ctx_new), freed with it. */
-static BIO_METHOD *out_bio_method_new(void)
-{
-	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "threshold record batch");
-	if (m == NULL || BIO_meth_set_write_ex(m, out_bio_write) != 1 || BIO_meth_set_ctrl(m, out_bio_ctrl) != 1 ||
-	    BIO_meth_set_create(m, out_bio_create) != 1 || BIO_meth_set_destroy(m, out_bio_destroy) != 1) {
-		BIO_meth_free(m);
-		return NULL;
-	}
-	return m;
-}
-
 /* ---- transport ops ---- */
 
 /*
@@ -522,8 +362,8 @@ static ssize_t tls_read(struct transport *t, void *buf, size_t n)
 	}
 	/* Reading may have produced records (an alert, a KeyUpdate answer);
 	 * what the socket does not take waits for LOOP_WRITE (tls_want). */
-	if (out_held(tt) > 0)
-		out_flush(tt, false);
+	if (tls_bio_held(&tt->out) > 0)
+		tls_bio_flush(&tt->out, false);
 	return ret;
 }
 
@@ -545,6 +385,81 @@ static ssize_t tls_write_some(struct tls_transport *tt, const void *p, size_t n)
  * global); large ones go to SSL_write straight from the caller's memory. */
 #define TLS_DIRECT_MAX (256u * 1024)
 
+/* Where tls_writev is in the caller's iovecs: iov[k], off bytes in. */
+struct wpos {
+	const struct iovec *iov;
+	int cnt;
+	int k;
+	size_t off;
+};
+
+/* Moves the position n bytes on (a gathered write may end inside a later
+ * piece: carry over). */
+static void wpos_advance(struct wpos *w, size_t n)
+{
+	w->off += n;
+	while (w->k < w->cnt && w->off >= w->iov[w->k].iov_len) {
+		w->off -= w->iov[w->k].iov_len;
+		w->k++;
+	}
+}
+
+/* The next bytes to seal at the position (not at the end): a large piece
+ * straight from the caller's memory, at most TLS_DIRECT_MAX, or small
+ * pieces gathered into gather[TLS_RECORD] up to one record. *p points at
+ * them; returns their length. The position does not move. */
+static size_t next_chunk(const struct wpos *w, unsigned char *gather, const unsigned char **p)
+{
+	const struct iovec *iov = w->iov;
+	size_t here = iov[w->k].iov_len - w->off;
+	if (here >= TLS_RECORD) {
+		*p = (const unsigned char *)iov[w->k].iov_base + w->off;
+		return here < TLS_DIRECT_MAX ? here : TLS_DIRECT_MAX;
+	}
+	size_t g = 0;
+	int kk = w->k;
+	size_t oo = w->off;
+	while (kk < w->cnt && g < TLS_RECORD) {
+		size_t avail = iov[kk].iov_len - oo;
+		size_t take = avail < TLS_RECORD - g ? avail : TLS_RECORD - g;
+		memcpy(gather + g, (const unsigned char *)iov[kk].iov_base + oo, take);
+		g += take;
+		oo += take;
+		if (oo >= iov[kk].iov_len) {
+			kk++;
+			oo = 0;
+		}
+	}
+	*p = gather;
+	return g;
+}
+
+/* Finishes the write a previous call left in `pend` (kTLS). Returns the
+ * bytes OpenSSL took (with partial writes maybe fewer than pend_len: the
+ * caller passes the rest again) or a negative error (pend kept). */
+static ssize_t write_pend(struct tls_transport *tt)
+{
+	ssize_t w = tls_write_some(tt, tt->pend, tt->pend_len);
+	if (w < 0)
+		return w;
+	free(tt->pend);
+	tt->pend = NULL;
+	tt->pend_len = 0;
+	return w;
+}
+
+/* A write stopped (WANT_*) with kTLS: OpenSSL wants the same n bytes
+ * again, so keep a copy. Returns what tls_writev reports. */
+static ssize_t keep_pend(struct tls_transport *tt, const unsigned char *p, size_t n, size_t done)
+{
+	tt->pend = malloc(n);
+	if (tt->pend == NULL)
+		return done > 0 ? (ssize_t)done : -ENOMEM;
+	memcpy(tt->pend, p, n);
+	tt->pend_len = n;
+	return done > 0 ? (ssize_t)done : -EAGAIN;
+}
+
 /*
  * writev over TLS: seals the caller's bytes into records (collected by the
  * output BIO and sent TLS_BATCH at a time) until all are taken or the
@@ -562,7 +477,7 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 {
 	struct tls_transport *tt = (struct tls_transport *)t;
 	unsigned char tls_gather[TLS_RECORD];
-	int f = out_flush(tt, true);
+	int f = tls_bio_flush(&tt->out, true);
 	if (f == -EAGAIN) {
 		tt->want = LOOP_WRITE;
 		return -EAGAIN;
@@ -576,76 +491,27 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 		return 0;
 	size_t done = 0;
 	if (tt->pend != NULL) {
-		ssize_t w = tls_write_some(tt, tt->pend, tt->pend_len);
-		if (w < 0)
-			return w;
-		/* With partial writes OpenSSL may have taken fewer bytes than
-		 * pend_len: what it took is reported, the caller passes the
-		 * rest again. */
-		free(tt->pend);
-		tt->pend = NULL;
-		tt->pend_len = 0;
-		if ((size_t)w < total)
+		ssize_t w = write_pend(tt);
+		if (w < 0 || (size_t)w < total)
 			return w;
 		done = (size_t)w;
 	}
-	int k = 0;
-	size_t off = 0; /* inside iov[k] */
-	size_t skip = done;
-	while (k < cnt && skip >= iov[k].iov_len) {
-		skip -= iov[k].iov_len;
-		k++;
-	}
-	off = skip;
+	struct wpos pos = {.iov = iov, .cnt = cnt};
+	wpos_advance(&pos, done);
 	while (done < total) {
-		/* A gathered write may end inside a later piece: carry over. */
-		while (k < cnt && off >= iov[k].iov_len) {
-			off -= iov[k].iov_len;
-			k++;
-		}
 		const unsigned char *p;
-		size_t n;
-		size_t here = iov[k].iov_len - off;
-		if (here >= TLS_RECORD) {
-			p = (const unsigned char *)iov[k].iov_base + off;
-			n = here < TLS_DIRECT_MAX ? here : TLS_DIRECT_MAX;
-		} else {
-			/* Gather up to one record from this and the next pieces. */
-			size_t g = 0;
-			int kk = k;
-			size_t oo = off;
-			while (kk < cnt && g < TLS_RECORD) {
-				size_t avail = iov[kk].iov_len - oo;
-				size_t take = avail < TLS_RECORD - g ? avail : TLS_RECORD - g;
-				memcpy(tls_gather + g, (const unsigned char *)iov[kk].iov_base + oo, take);
-				g += take;
-				oo += take;
-				if (oo >= iov[kk].iov_len) {
-					kk++;
-					oo = 0;
-				}
-			}
-			p = tls_gather;
-			n = g;
-		}
+		size_t n = next_chunk(&pos, tls_gather, &p);
 		ssize_t w = tls_write_some(tt, p, n);
-		if (w == -EAGAIN) {
-			/* kTLS: OpenSSL wants these bytes again: keep a copy. */
-			tt->pend = malloc(n);
-			if (tt->pend == NULL)
-				return done > 0 ? (ssize_t)done : -ENOMEM;
-			memcpy(tt->pend, p, n);
-			tt->pend_len = n;
-			return done > 0 ? (ssize_t)done : -EAGAIN;
-		}
+		if (w == -EAGAIN)
+			return keep_pend(tt, p, n, done);
 		if (w < 0)
 			return done > 0 ? (ssize_t)done : w;
 		done += (size_t)w;
-		off += (size_t)w;
-		if (out_held(tt) >= TLS_BATCH) {
-			f = out_flush(tt, true);
+		wpos_advance(&pos, (size_t)w);
+		if (tls_bio_held(&tt->out) >= TLS_BATCH) {
+			f = tls_bio_flush(&tt->out, true);
 			if (f == -EAGAIN)
-				break; /* sealed bytes wait in `out` */
+				break; /* sealed bytes wait in the output BIO */
 			if (f < 0)
 				return (ssize_t)done; /* the error comes back on the next call */
 		}
@@ -653,17 +519,17 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 	/* The buffer stays while writes come in full batches (bulk); the
 	 * first smaller one gives it back. Records the socket did not take
 	 * make tls_want() ask for LOOP_WRITE. */
-	out_flush(tt, total >= TLS_BATCH);
+	tls_bio_flush(&tt->out, total >= TLS_BATCH);
 	return (ssize_t)done;
 }
 
 static ssize_t tls_flush(struct transport *t)
 {
 	struct tls_transport *tt = (struct tls_transport *)t;
-	int f = out_flush(tt, true);
+	int f = tls_bio_flush(&tt->out, true);
 	if (f == -EAGAIN) {
 		tt->want = LOOP_WRITE;
-		return (ssize_t)out_held(tt);
+		return (ssize_t)tls_bio_held(&tt->out);
 	}
 	return f;
 }
@@ -673,7 +539,7 @@ static int tls_shutdown_wr(struct transport *t)
 	struct tls_transport *tt = (struct tls_transport *)t;
 	SSL_shutdown(tt->ssl); /* close_notify, best effort */
 	ERR_clear_error();
-	int f = out_flush(tt, false);
+	int f = tls_bio_flush(&tt->out, false);
 	if (f < 0)
 		return f; /* the records before the FIN are not out yet */
 	return shutdown(t->fd, SHUT_WR) == 0 ? 0 : -errno;
@@ -682,7 +548,7 @@ static int tls_shutdown_wr(struct transport *t)
 static uint32_t tls_want(const struct transport *t)
 {
 	const struct tls_transport *tt = (const struct tls_transport *)t;
-	return tt->want | (out_held(tt) > 0 ? LOOP_WRITE : 0);
+	return tt->want | (tls_bio_held(&tt->out) > 0 ? LOOP_WRITE : 0);
 }
 
 static size_t tls_pending(const struct transport *t)
@@ -707,7 +573,7 @@ static void tls_free(struct transport *t)
 	}
 	ERR_clear_error();
 	free(tt->pend);
-	free(tt->out);
+	tls_bio_buf_free(&tt->out);
 	if (t->fd >= 0)
 		close(t->fd);
 	tls_ctx_free(tt->ctx); /* after SSL_free: its BIOs used the method */
@@ -734,6 +600,7 @@ struct transport *tls_transport_new(struct tls_ctx *ctx, int fd, bool server, co
 	}
 	tt->t.ops = &tls_ops;
 	tt->t.fd = fd;
+	tt->out.fd = fd;
 	atomic_fetch_add(&ctx->refs, 1);
 	tt->ctx = ctx;
 	tt->ssl = SSL_new(ctx->ctx);
@@ -742,13 +609,12 @@ struct transport *tls_transport_new(struct tls_ctx *ctx, int fd, bool server, co
 	/* Reads straight from the socket BIO; writes through the batching
 	 * filter in front of the same socket BIO (two references to it). */
 	BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
-	BIO *filter = BIO_new(ctx->out_method);
+	BIO *filter = tls_bio_new(ctx->out_method, &tt->out);
 	if (sock == NULL || filter == NULL) {
 		BIO_free(sock);
 		BIO_free(filter);
 		goto fail;
 	}
-	BIO_set_data(filter, tt);
 	BIO_push(filter, sock);
 	BIO_up_ref(sock);
 	SSL_set_bio(tt->ssl, sock, filter);

@@ -212,7 +212,7 @@ static const struct mstream_ops th_ops = {
 
 struct fx {
 	struct loop *l;
-	struct mconn_env env;
+	struct worker env;
 	struct mconn *c;
 	struct peer p;
 	struct th inbound;	/* the handler the owner binds to an inbound SYN */
@@ -268,7 +268,7 @@ static void fx_start_pre(struct fx *f, uint32_t peer_window, const uint8_t *pre,
 	memset(f, 0, sizeof(*f));
 	f->l = loop_new();
 	assert_non_null(f->l);
-	assert_int_equal(mconn_env_init(&f->env, f->l), 0);
+	assert_int_equal(worker_init(&f->env, f->l), 0);
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	struct mux_config mc;
@@ -311,7 +311,7 @@ static void fx_stop(struct fx *f)
 	for (int i = 0; i < 4; i++)
 		step(f);
 	assert_int_equal(f->closed_calls, 1);
-	mconn_env_free(&f->env);
+	worker_fini(&f->env);
 	loop_free(f->l);
 	mux_free(f->p.m);
 	if (f->p.fd >= 0)

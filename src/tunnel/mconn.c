@@ -13,6 +13,15 @@
 /* Hard cap of the output buffer: only reached if producers ignore
  * backpressure; the session is closed then. */
 #define MCONN_OUT_CAP (64u * 1024 * 1024)
+/*
+ * Input hold: output queued beyond this is the peer not reading what its
+ * own frames make us answer (pings, window updates, SYN answers; relays
+ * stop producing at MCONN_HIGH_WATER, and one relay read adds at most a
+ * scratch buffer). Reading stops until the output drains to half of it;
+ * a session held for its dead-peer time is closed. mux.h guarantees each
+ * input byte makes bounded output, so this bounds the session's memory.
+ */
+#define MCONN_IN_HOLD (2u * 1024 * 1024)
 /* Transport reads per readable event, for fairness between sessions. */
 #define MCONN_READS_PER_EVENT 8
 /* Emits of at least this many bytes are written at once (zero copy);
@@ -33,6 +42,10 @@ struct mconn {
 	uint32_t mask;		/* current interest */
 	bool closing;		/* mconn_close ran: no more I/O */
 	bool read_paused;	/* a write failed: no more reading */
+	bool in_held;		/* input not read: output over hold_bytes */
+	size_t hold_bytes;	/* output that stops reading (MCONN_IN_HOLD) */
+	uint32_t hold_ms;	/* held this long: closed (the dead-peer time) */
+	uint64_t held_since_ms;
 	uint32_t read_want;	/* what the last read's -EAGAIN waits for */
 	int write_err;		/* transport write failed inside emit */
 	int close_err;
@@ -54,7 +67,7 @@ static void set_mask(struct mconn *c, uint32_t mask)
 static void update_interest(struct mconn *c)
 {
 	uint32_t mask = 0;
-	if (!c->read_paused)
+	if (!c->read_paused && !c->in_held)
 		mask |= LOOP_READ;
 	if (!buf_empty(&c->out))
 		mask |= LOOP_WRITE;
@@ -68,7 +81,15 @@ static void arm_timer(struct mconn *c)
 	if (c->closing)
 		return;
 	struct loop *l = c->env->loop;
-	int64_t in = mux_next_timeout(c->mux, loop_now_ms(l));
+	uint64_t now = loop_now_ms(l);
+	int64_t in = mux_next_timeout(c->mux, now);
+	if (c->in_held) {
+		/* The hold's deadline counts too. */
+		uint64_t end = c->held_since_ms + c->hold_ms;
+		int64_t h = end > now ? (int64_t)(end - now) : 0;
+		if (in < 0 || h < in)
+			in = h;
+	}
 	if (in < 0)
 		return;
 	uint64_t when = loop_now_ms(l) + (uint64_t)in;
@@ -78,6 +99,30 @@ static void arm_timer(struct mconn *c)
 }
 
 static void fail_later(struct mconn *c, int err);
+
+/* The peer does not read: stop reading it (see MCONN_IN_HOLD). */
+static void hold_input(struct mconn *c)
+{
+	struct worker *w = c->env;
+	c->in_held = true;
+	c->held_since_ms = loop_now_ms(w->loop);
+	w->sessions_held++;
+	log_limited(&w->hold_log, LOG_LEVEL_WARN,
+		    "%s: peer does not read (%zu bytes of output waiting): input held, closed in %u ms "
+		    "unless it drains",
+		    c->name, buf_len(&c->out), c->hold_ms);
+	if (!loop_timer_active(&c->timer) || loop_timer_when(&c->timer) > c->held_since_ms + c->hold_ms)
+		loop_timer_start(w->loop, &c->timer, c->hold_ms);
+}
+
+/* Output drained below half the hold: read again. */
+static void release_input(struct mconn *c)
+{
+	if (c->in_held && buf_len(&c->out) <= c->hold_bytes / 2) {
+		c->in_held = false;
+		update_interest(c);
+	}
+}
 static void flush_out(struct mconn *c);
 
 /* ---- small-write batching ---- */
@@ -139,15 +184,21 @@ static void on_emit(void *ctx, const struct iovec *iov, int iovcnt)
 			continue;
 		}
 		if (buf_append(&c->out, (const uint8_t *)iov[i].iov_base + skip, len - skip) != 0) {
-			log_warnx("%s: output buffer over %u bytes, closing", c->name, MCONN_OUT_CAP);
+			if (buf_len(&c->out) + len - skip <= MCONN_OUT_CAP)
+				log_warnx("%s: memory budget refuses the session's output (%zu bytes queued), closing",
+					  c->name, buf_len(&c->out));
+			else
+				log_warnx("%s: output buffer over %u bytes, closing", c->name, MCONN_OUT_CAP);
 			c->write_err = ENOBUFS;
 			fail_later(c, MUX_E_LOCAL);
 			return;
 		}
 		skip = 0;
 	}
+	if (!c->in_held && buf_len(&c->out) > c->hold_bytes)
+		hold_input(c);
 	if (!buf_empty(&c->out)) {
-		if (total >= MCONN_DIRECT_MIN)
+		if (total >= MCONN_DIRECT_MIN || c->in_held)
 			update_interest(c); /* the socket is full: wait for it */
 		else if (!(c->mask & LOOP_WRITE))
 			dirty_add(c); /* small: written before the loop sleeps */
@@ -345,6 +396,7 @@ static void flush_out(struct mconn *c)
 		mconn_close(c, -1, MUX_E_EOF);
 		return;
 	}
+	release_input(c);
 	if (buf_len(&c->out) < MCONN_LOW_WATER && !list_empty(&c->waiters) && !c->write_err) {
 		wake_waiters(c);
 		if (c->closing)
@@ -357,7 +409,7 @@ static void read_in(struct mconn *c)
 {
 	struct worker *env = c->env;
 	c->read_want = 0;
-	for (int i = 0; i < MCONN_READS_PER_EVENT && !c->closing && !c->read_paused; i++) {
+	for (int i = 0; i < MCONN_READS_PER_EVENT && !c->closing && !c->read_paused && !c->in_held; i++) {
 		ssize_t r = transport_read(c->t, env->rx, env->rx_len);
 		if (r == -EAGAIN) {
 			c->read_want = transport_want(c->t);
@@ -383,7 +435,7 @@ static void read_in(struct mconn *c)
 		if ((size_t)r < env->rx_len && transport_pending(c->t) == 0)
 			break;
 	}
-	if (!c->closing && transport_pending(c->t) > 0)
+	if (!c->closing && !c->in_held && transport_pending(c->t) > 0)
 		loop_timer_start(env->loop, &c->timer, 0); /* more to read: come back at once */
 	arm_timer(c);
 }
@@ -429,7 +481,15 @@ static void on_timer(struct loop *l, struct loop_timer *t, void *udata)
 		if (c->closing)
 			return;
 	}
-	if (transport_pending(c->t) > 0) {
+	if (c->in_held && loop_now_ms(l) - c->held_since_ms >= c->hold_ms) {
+		c->env->sessions_closed_unread++;
+		log_limited(&c->env->hold_log, LOG_LEVEL_WARN,
+			    "%s: peer read nothing for %u ms (%zu bytes of output waiting): closing",
+			    c->name, c->hold_ms, buf_len(&c->out));
+		mconn_close(c, -1, MUX_E_KEEPALIVE);
+		return;
+	}
+	if (!c->in_held && transport_pending(c->t) > 0) {
 		read_in(c);
 		if (c->closing)
 			return;
@@ -457,6 +517,9 @@ struct mconn *mconn_new(struct worker *env, struct transport *t, const struct mu
 	if (c->name == NULL)
 		goto fail;
 	buf_init(&c->out, MCONN_OUT_CAP);
+	buf_set_acct(&c->out, budget_acct(&env->budget, BUDGET_SESSION_OUT));
+	c->hold_bytes = MCONN_IN_HOLD;
+	c->hold_ms = cfg && cfg->ping_timeout_ms ? cfg->ping_timeout_ms : 30000;
 	loop_timer_init(&c->timer, on_timer, c);
 	/* The batched flush of small writes runs before the loop sleeps. */
 	if (worker_before_sleep(env, flush_dirty) != 0)
@@ -513,6 +576,17 @@ struct worker *worker(const struct mconn *c)
 bool mconn_closing(const struct mconn *c)
 {
 	return c->closing;
+}
+
+void mconn_set_input_hold(struct mconn *c, size_t bytes, uint32_t ms)
+{
+	c->hold_bytes = bytes ? bytes : MCONN_IN_HOLD;
+	if (ms)
+		c->hold_ms = ms;
+	if (!c->in_held && buf_len(&c->out) > c->hold_bytes)
+		hold_input(c);
+	else
+		release_input(c);
 }
 
 bool mconn_congested(const struct mconn *c)

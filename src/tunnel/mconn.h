@@ -106,6 +106,15 @@ struct worker *worker(const struct mconn *c);
 bool mconn_closing(const struct mconn *c);
 /* Output backlog above the high watermark. */
 bool mconn_congested(const struct mconn *c);
+/*
+ * A peer that does not read: when more than `bytes` of output wait (0: the
+ * default, 2 MiB), the session's input is not read until it drains to half
+ * of that, and a session held for `ms` (0: keep; the default is the mux
+ * config's ping timeout) is closed (MUX_E_KEEPALIVE), logged rate-limited
+ * and counted in the worker. An owner gives a session that is not yet
+ * authenticated a tiny allowance and raises it once the session is.
+ */
+void mconn_set_input_hold(struct mconn *c, size_t bytes, uint32_t ms);
 size_t mconn_out_len(const struct mconn *c);
 /* Call w->fn once the output drains below the low watermark. A waiter
  * already queued stays queued once; none is queued on a closing mconn

@@ -42,6 +42,7 @@ int worker_init(struct worker *w, struct loop *l)
 	list_init(&w->dirty);
 	loop_timer_init(&w->trim, on_trim, w);
 	budget_init(&w->budget, 0);
+	log_limit_init(&w->hold_log, "sessions that do not read", LOG_LIMIT_BURST, LOG_LIMIT_INTERVAL_MS);
 	/* Page-aligned mappings, so the trim can hand their pages back. */
 	w->rx = scratch_map();
 	w->tx = scratch_map();

@@ -23,6 +23,7 @@
 
 #include "base/budget.h"
 #include "base/list.h"
+#include "base/log.h"
 #include "base/loop.h"
 
 /* Size of each scratch buffer (page-aligned mappings). */
@@ -38,6 +39,9 @@ struct worker {
 	loop_hook_fn flush;	 /* the before-sleep hook registered on the loop, or NULL */
 	struct loop_timer trim;	 /* gives freed heap back to the system */
 	struct budget budget;	 /* peer-driven memory (base/budget.h); unlimited until set */
+	/* Sessions whose peer does not read (mconn's input hold). */
+	struct log_limit hold_log;
+	uint64_t sessions_held, sessions_closed_unread;
 };
 
 /* Sets up `w` on loop `l`. Returns 0 or -ENOMEM (w is then finalised). */

@@ -9,11 +9,12 @@
 #include <string.h>
 
 #include "base/file.h"
+#include "wire/glob.h"
 
 struct tunnel_table {
 	size_t refs;
 	struct tunnel_set set;
-	struct tunnel_routes *routes; /* one per distinct key, in body order */
+	struct tunnel_routes *routes; /* one per distinct key, in order of first use */
 	size_t nroutes;
 };
 
@@ -34,7 +35,28 @@ const struct tunnel_routes *tunnel_table_routes(const struct tunnel_table *tt, c
 	return NULL;
 }
 
-/* Fills r with every tunnel of the set on key. */
+/* qsort order of a key's routes: more specific glob first; on a tie the
+ * earlier in the body, i.e. the lower address in the set's array (which
+ * makes the unstable qsort give a stable, total order). */
+static int route_cmp(const void *pa, const void *pb)
+{
+	const struct tunnel *a = *(const struct tunnel *const *)pa;
+	const struct tunnel *b = *(const struct tunnel *const *)pb;
+	int c = glob_specificity_cmp(glob_specificity(b->glob), glob_specificity(a->glob));
+	if (c != 0)
+		return c;
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const struct tunnel *tunnel_routes_pick(const struct tunnel_routes *r, const char *host)
+{
+	for (size_t i = 0; r != NULL && i < r->n; i++)
+		if (glob_match(r->v[i]->glob, host))
+			return r->v[i];
+	return NULL;
+}
+
+/* Fills r with every tunnel of the set on key, most specific first. */
 static int routes_fill(struct tunnel_routes *r, const struct tunnel_set *ts, const struct tunnel *first)
 {
 	size_t k = 0;
@@ -47,6 +69,7 @@ static int routes_fill(struct tunnel_routes *r, const struct tunnel_set *ts, con
 	for (size_t i = 0; i < ts->n; i++)
 		if (strcmp(ts->v[i].key, first->key) == 0)
 			r->v[r->n++] = &ts->v[i];
+	qsort(r->v, r->n, sizeof(*r->v), route_cmp);
 	snprintf(r->key, sizeof(r->key), "%s", first->key);
 	r->port = first->port;
 	r->accept_from = first->accept_from;

@@ -16,7 +16,6 @@
 #include "tunnel/relay.h"
 #include "wire/cidr.h"
 #include "wire/control_msg.h"
-#include "wire/glob.h"
 #include "wire/handshake.h"
 #include "wire/proxy.h"
 #include "wire/tls_sni.h"
@@ -292,19 +291,6 @@ static void visitor_grace_timeout(struct loop *l, struct loop_timer *t, void *ud
 	visitor_free(v); /* unlinks it from the waiting list */
 }
 
-/* The tunnel for a visitor: the most specific glob matching its SNI host
- * ("" without), ties to the earliest (wire/glob.h). */
-static const struct tunnel *route_pick(const struct tunnel_routes *r, const char *host)
-{
-	enum { MAXR = 64 };
-	const char *globs[MAXR];
-	size_t n = r == NULL ? 0 : r->n < MAXR ? r->n : MAXR;
-	for (size_t i = 0; i < n; i++)
-		globs[i] = r->v[i]->glob;
-	ssize_t k = glob_pick(globs, n, host);
-	return k < 0 ? NULL : r->v[k];
-}
-
 /* Copies what the visitor needs from its tunnel (the table may change). */
 static int take_route(struct visitor *v, const struct tunnel *t)
 {
@@ -325,7 +311,7 @@ static int take_route(struct visitor *v, const struct tunnel *t)
 static void visitor_route(struct visitor *v)
 {
 	struct visitors *vs = v->vs;
-	const struct tunnel *t = route_pick(v->ls->routes, v->host);
+	const struct tunnel *t = tunnel_routes_pick(v->ls->routes, v->host);
 	if (t == NULL) {
 		log_info("visitor %s from %s: no tunnel on %s for hostname \"%s\"; closed", v->id, v->peer_str,
 			 v->ls->key, v->host);

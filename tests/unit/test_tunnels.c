@@ -1,17 +1,22 @@
 /*
  * PUT /tunnels validation (src/server/tunnel_spec.c: tunnel_spec_parse): every
  * problem reported with its index and field, the right status, nothing
- * half-parsed.
+ * half-parsed. Then routing over a built table (src/server/tunnels.c:
+ * tunnel_routes_pick): every tunnel of a listener counts, 1 or 10,000.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "server/tunnel_spec.h"
+#include "server/tunnels.h"
+#include "wire/glob.h"
 
 /* The server's own ports as a 2020-layout server without TLS has them:
  * control on every address, management on 127.0.0.1. */
@@ -241,6 +246,142 @@ static void test_duplicates_and_overlaps(void **state)
 	json_decref(errors);
 }
 
+/* ---- routing over a table ---- */
+
+/* Tunnel i of ts on 127.0.0.1:port with the given glob, client "c<i>". */
+static void put_tunnel(struct tunnel_set *ts, size_t i, uint16_t port, const char *glob)
+{
+	struct tunnel *t = &ts->v[i];
+	char c[32];
+	snprintf(c, sizeof(c), "c%zu", i);
+	t->addr = strdup("127.0.0.1");
+	t->glob = strdup(glob);
+	t->service = strdup("");
+	t->client = strdup(c);
+	t->port = port;
+	t->proxy_version = 1;
+	snprintf(t->key, sizeof(t->key), "127.0.0.1:%u", port);
+	assert_non_null(t->addr);
+	assert_non_null(t->glob);
+	assert_non_null(t->service);
+	assert_non_null(t->client);
+}
+
+static struct tunnel_table *table_of(const char *const *globs, size_t n)
+{
+	struct tunnel_set ts = {.v = calloc(n, sizeof(struct tunnel)), .n = n};
+	assert_non_null(ts.v);
+	for (size_t i = 0; i < n; i++)
+		put_tunnel(&ts, i, 8080, globs[i]);
+	struct tunnel_table *tt = tunnel_table_new(&ts);
+	assert_non_null(tt);
+	return tt;
+}
+
+/* The client of the tunnel host routes to on 127.0.0.1:8080, "-" for none. */
+static const char *route(const struct tunnel_table *tt, const char *host)
+{
+	const struct tunnel *t = tunnel_routes_pick(tunnel_table_routes(tt, "127.0.0.1:8080"), host);
+	return t ? t->client : "-";
+}
+
+/* The original 70-tunnel failure: the catch-all first, then h0..h68 (so
+ * h64.example.com is the 66th route, past the old cap of 64). */
+static void test_route_past_64(void **state)
+{
+	(void)state;
+	enum { N = 70 };
+	static char names[N][32];
+	const char *globs[N];
+	globs[0] = "*.example.com";
+	for (size_t i = 1; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "h%zu.example.com", i - 1);
+		globs[i] = names[i];
+	}
+	struct tunnel_table *tt = table_of(globs, N);
+	assert_string_equal(route(tt, "h0.example.com"), "c1");
+	assert_string_equal(route(tt, "h64.example.com"), "c65");
+	assert_string_equal(route(tt, "H68.Example.COM"), "c69");
+	assert_string_equal(route(tt, "zzz.example.com"), "c0");
+	assert_string_equal(route(tt, "example.com"), "-");
+	assert_string_equal(route(tt, NULL), "-");
+	assert_null(tunnel_routes_pick(NULL, "h1.example.com"));
+	tunnel_table_unref(tt);
+}
+
+/* The specificity rule does not depend on body order or on how many globs
+ * there are: the vectors of wire/glob.h, in both orders, against
+ * glob_pick over the same list. */
+static void test_route_specificity(void **state)
+{
+	(void)state;
+	static const char *const fwd[] = {"*", "*.*.com", "a*.example.com", "api.*.com", "*.example.com",
+					  "*.api.example.com", "api.example.com", ""};
+	enum { N = sizeof(fwd) / sizeof(fwd[0]) };
+	const char *rev[N];
+	for (size_t i = 0; i < N; i++)
+		rev[i] = fwd[N - 1 - i];
+	static const char *const hosts[] = {"api.example.com", "www.example.com", "x.api.example.com",
+					    "api.other.com", "ab.example.com", "a.b.com", "other", "", NULL};
+	for (int o = 0; o < 2; o++) {
+		const char *const *g = o == 0 ? fwd : rev;
+		struct tunnel_table *tt = table_of(g, N);
+		for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++) {
+			ssize_t k = glob_pick(g, N, hosts[h]);
+			char want[32];
+			snprintf(want, sizeof(want), "c%zd", k);
+			assert_string_equal(route(tt, hosts[h]), k < 0 ? "-" : want);
+		}
+		tunnel_table_unref(tt);
+	}
+}
+
+/* 10,000 globs on one listener (built by hand: a PUT body holds at most
+ * TUNNEL_SPEC_MAX): literal names, one-star globs per zone, a few two-star
+ * globs and a catch-all, interleaved so that no order in the list helps.
+ * Each host reaches the glob glob_pick chooses over the whole list. */
+static void test_route_10000(void **state)
+{
+	(void)state;
+	enum { N = 10000 };
+	char(*names)[48] = calloc(N, sizeof(*names));
+	const char **globs = calloc(N, sizeof(*globs));
+	assert_non_null(names);
+	assert_non_null(globs);
+	for (size_t i = 0; i < N; i++) {
+		if (i == 5000)
+			snprintf(names[i], sizeof(names[i]), "*");
+		else if (i % 10 == 3)
+			snprintf(names[i], sizeof(names[i]), "*.z%zu.example.com", i % 100);
+		else if (i % 1000 == 7)
+			snprintf(names[i], sizeof(names[i]), "*.*.com");
+		else
+			snprintf(names[i], sizeof(names[i]), "h%zu.z%zu.example.com", i, i % 100);
+		globs[i] = names[i];
+	}
+	struct tunnel_table *tt = table_of(globs, N);
+	const struct tunnel_routes *r = tunnel_table_routes(tt, "127.0.0.1:8080");
+	assert_non_null(r);
+	assert_int_equal(r->n, N);
+	static const char *const hosts[] = {"h9999.z99.example.com", "h64.z64.example.com", "h0.z0.example.com",
+					    "h1.z1.example.com", "zzz.z13.example.com", "h13.z13.example.com",
+					    "q.example.com", "nothing", "", NULL};
+	for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++) {
+		ssize_t k = glob_pick(globs, N, hosts[h]);
+		char want[32];
+		snprintf(want, sizeof(want), "c%zd", k);
+		assert_true(k >= 0);
+		assert_string_equal(route(tt, hosts[h]), want);
+	}
+	assert_string_equal(route(tt, "h9999.z99.example.com"), "c9999");
+	assert_string_equal(route(tt, "zzz.z13.example.com"), "c13");
+	assert_string_equal(route(tt, "q.example.com"), "c7");
+	assert_string_equal(route(tt, "nothing"), "c5000");
+	tunnel_table_unref(tt);
+	free(globs);
+	free(names);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +393,9 @@ int main(void)
 		cmocka_unit_test_setup(test_every_problem_listed, setup),
 		cmocka_unit_test_setup(test_types_are_422, setup),
 		cmocka_unit_test_setup(test_duplicates_and_overlaps, setup),
+		cmocka_unit_test(test_route_past_64),
+		cmocka_unit_test(test_route_specificity),
+		cmocka_unit_test(test_route_10000),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

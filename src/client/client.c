@@ -245,6 +245,7 @@ static void client_ctx_init(struct client *cl, struct worker *env)
 	struct client_ctx *ctx = &cl->ctx;
 	ctx->loop = cl->loop;
 	ctx->env = env;
+	worker_set_memory_limit(env, cl->cfg->memory_limit_mib);
 	ctx->cfg = cl->cfg;
 	ctx->tls = cl->tls;
 	ctx->svc = cl->svc;

@@ -24,7 +24,6 @@
 #define HCONN_HEAD_MAX HTTP_HEAD_MAX_DEFAULT
 #define HCONN_BODY_MAX (1024u * 1024)
 #define HCONN_BODY_TIMEOUT_MS 30000
-#define HCONN_MAX 1024
 #define ACCEPT_BURST 64
 #define ACCEPT_PAUSE_MS 100
 
@@ -83,6 +82,12 @@ static void hconn_close(struct hconn *hc, bool keep_fd)
 		transport_free(hc->t);
 	hc->t = NULL;
 	hc->f->nhttp--;
+	if (hc->control_port) {
+		hc->f->n_control--;
+		srclimit_put(&hc->f->control_src, sock_addr_sa(&hc->peer));
+	} else {
+		hc->f->n_mgmt--;
+	}
 	loop_defer(hc->f->loop, &hc->reap, hconn_reap, hc);
 }
 
@@ -512,20 +517,20 @@ static void hconn_timeout(struct loop *l, struct loop_timer *t, void *udata)
 
 /* ---- accepting ---- */
 
-/* A new connection on fd; it is closed on failure. */
-static void hconn_new(struct front *f, int fd, const struct sock_addr *peer, bool control, bool mgmt)
+/* A new connection on fd; it is closed on failure (false). */
+static bool hconn_new(struct front *f, int fd, const struct sock_addr *peer, bool control, bool mgmt)
 {
 	struct hconn *hc = calloc(1, sizeof(*hc));
 	if (hc == NULL) {
 		close(fd);
-		return;
+		return false;
 	}
 	hc->f = f;
 	hc->fd = fd;
 	hc->t = f->tls ? tls_transport_new(f->tls, fd, true, NULL) : transport_tcp_new(fd);
 	if (hc->t == NULL) {
 		free(hc);
-		return; /* fd closed by the transport constructor */
+		return false; /* fd closed by the transport constructor */
 	}
 	hc->state = f->tls ? H_TLS : H_HEAD;
 	hc->control_port = control;
@@ -540,10 +545,55 @@ static void hconn_new(struct front *f, int fd, const struct sock_addr *peer, boo
 	if (loop_watch(f->loop, fd, LOOP_READ, hconn_io, hc) != 0) {
 		transport_free(hc->t);
 		free(hc);
-		return;
+		return false;
 	}
 	f->nhttp++;
+	if (control)
+		f->n_control++;
+	else
+		f->n_mgmt++;
 	loop_timer_start(f->loop, &hc->timer, f->cfg->handshake_timeout_ms);
+	return true;
+}
+
+/*
+ * Whether a connection may have a slot of its port's pool: the management
+ * port's (MaxManagementConnections) or the control port's
+ * (MaxPreAuthConnections in all, MaxPreAuthPerSource per source). A refusal
+ * is counted and logged (rate-limited); the caller closes at once.
+ */
+static bool front_admit(struct front *f, struct sock_addr *peer, bool control)
+{
+	char who[SOCK_ADDRSTRLEN];
+	if (!control) {
+		if (f->n_mgmt < f->cfg->max_mgmt_conns)
+			return true;
+		f->refused_mgmt++;
+		sock_addr_unmap(peer);
+		sock_addr_str(peer, who, sizeof(who));
+		log_limited(&f->refuse_log, LOG_LEVEL_WARN,
+			    "management connection from %s refused: %zu open (MaxManagementConnections)", who,
+			    f->n_mgmt);
+		return false;
+	}
+	int rc = f->n_control >= f->cfg->max_preauth ? SRCLIMIT_E_TOTAL
+						       : srclimit_take(&f->control_src, sock_addr_sa(peer));
+	if (rc == 0)
+		return true;
+	sock_addr_unmap(peer);
+	sock_addr_str(peer, who, sizeof(who));
+	if (rc == SRCLIMIT_E_SOURCE) {
+		f->refused_control_source++;
+		log_limited(&f->refuse_log, LOG_LEVEL_WARN,
+			    "control connection from %s refused: %zu open from that source (MaxPreAuthPerSource)",
+			    who, srclimit_count(&f->control_src, sock_addr_sa(peer)));
+	} else {
+		f->refused_control++;
+		log_limited(&f->refuse_log, LOG_LEVEL_WARN,
+			    "control connection from %s refused: %zu not yet authenticated (MaxPreAuthConnections)",
+			    who, f->n_control);
+	}
+	return false;
 }
 
 static void front_accept(struct front *f, int lfd, bool control, bool mgmt)
@@ -565,11 +615,12 @@ static void front_accept(struct front *f, int lfd, bool control, bool mgmt)
 			}
 			continue;
 		}
-		if (f->nhttp >= HCONN_MAX || f->stopping) {
+		if (f->stopping || !front_admit(f, &peer, control)) {
 			close(fd);
 			continue;
 		}
-		hconn_new(f, fd, &peer, control, mgmt);
+		if (!hconn_new(f, fd, &peer, control, mgmt) && control)
+			srclimit_put(&f->control_src, sock_addr_sa(&peer));
 	}
 }
 
@@ -612,6 +663,9 @@ void front_init(struct front *f, struct loop *l, const struct config_server *cfg
 	f->control_fd = -1;
 	f->mgmt_fd = -1;
 	loop_timer_init(&f->accept_pause, on_accept_pause_end, f);
+	srclimit_init(&f->control_src, cfg->max_preauth_per_source, 0);
+	log_limit_init(&f->refuse_log, "refused front-door connections", LOG_LIMIT_BURST,
+		       LOG_LIMIT_INTERVAL_MS);
 }
 
 static int front_tls(struct front *f, char *err, size_t errlen)
@@ -689,6 +743,7 @@ void front_stop(struct front *f)
 
 void front_fini(struct front *f)
 {
+	srclimit_fini(&f->control_src);
 	tls_ctx_free(f->tls);
 	f->tls = NULL;
 }

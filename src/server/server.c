@@ -47,6 +47,7 @@ struct server *server_new(struct loop *l, struct worker *env, const struct confi
 		return NULL;
 	srv->loop = l;
 	srv->cfg = cfg;
+	worker_set_memory_limit(env, cfg->memory_limit_mib);
 	sessions_init(&srv->ss, l, env, cfg);
 	if (listeners_init(&srv->lss, l, cfg) != 0) {
 		free(srv);

@@ -53,7 +53,7 @@ struct client_entry *session_client_get(struct sessions *ss, const char *id)
 	struct client_entry *c = session_client_find(ss, id);
 	if (c)
 		return c;
-	if (ss->nclients >= SESSION_CLIENTS_MAX && !registry_evict(ss))
+	if (ss->nclients >= ss->cfg->max_client_entries && !registry_evict(ss))
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->id = strdup(id)) == NULL) {

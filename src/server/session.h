@@ -9,7 +9,7 @@
  * and closed (replaced, never kicked-and-failed as in the original).
  *
  * The registry keeps every known client id with its state (names as the
- * original's, go-original.md 5.3), at most SESSION_CLIENTS_MAX entries (the
+ * original's, go-original.md 5.3), at most MaxClientEntries entries (the
  * oldest entry holding nothing is forgotten to make room), and the visitors
  * held for a client that is away (client_entry.waiting, owned above).
  *
@@ -40,7 +40,6 @@
 #include "tunnel/mconn.h"
 #include "wire/handshake.h"
 
-#define SESSION_CLIENTS_MAX 10000
 #define SESSION_QUEUE_MAX 4096
 
 /* TLS facts of a control session, taken when it started. */

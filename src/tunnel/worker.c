@@ -54,6 +54,14 @@ int worker_init(struct worker *w, struct loop *l)
 	return 0;
 }
 
+void worker_set_memory_limit(struct worker *w, uint32_t mib)
+{
+	size_t lim = mib ? (size_t)mib << 20 : budget_default_limit(NULL, NULL);
+	budget_set_limit(&w->budget, lim);
+	log_info("memory budget for what peers can make us hold: %zu MiB%s", lim >> 20,
+		 mib ? "" : " (MemoryLimitMiB 0: half of this machine's memory)");
+}
+
 int worker_before_sleep(struct worker *w, loop_hook_fn fn)
 {
 	if (w->flush == fn)

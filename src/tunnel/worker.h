@@ -44,6 +44,11 @@ struct worker {
 	uint64_t sessions_held, sessions_closed_unread;
 };
 
+/*
+ * Sets the budget's limit from MemoryLimitMiB (0: budget_default_limit(),
+ * half of the machine's or cgroup's memory) and logs it once.
+ */
+void worker_set_memory_limit(struct worker *w, uint32_t mib);
 /* Sets up `w` on loop `l`. Returns 0 or -ENOMEM (w is then finalised). */
 int worker_init(struct worker *w, struct loop *l);
 /* Removes the hooks and timers from the loop and unmaps the scratch

@@ -7,7 +7,7 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(gcc make pkg-config libssl-dev libjansson-dev)
 case "$what" in
-  check) pkgs+=(libcmocka-dev python3-pytest golang-go golang-github-hashicorp-yamux-dev clang libclang-rt-14-dev curl openssl haproxy) ;;
+  check) pkgs+=(libcmocka-dev python3-pytest golang-go golang-github-hashicorp-yamux-dev clang libclang-rt-14-dev clang-format curl openssl haproxy) ;;
   demo)  pkgs+=(curl openssl python3) ;;
   bench) pkgs+=(iperf3 haproxy openssh-server openssh-client curl openssl) ;;
   build) ;;

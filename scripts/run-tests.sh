@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the release and ASan+UBSan builds and prints one
 # summary line, "N passed, N failed", as its last line.
+#   format               clang-format --dry-run over src/  (one)
 #   cmocka unit tests    build/{rel,asan}/tests/test_*   (each test case counts)
 #   fuzz corpus replays  build/{rel,asan}/fuzz/fuzz_*    (one per target and build)
 #   interop              tests/interop/run.sh <build>     (each scenario counts)
@@ -34,6 +35,12 @@ run_replay() { # build, binary
   if timeout 600 "$2" "fuzz/corpus/$t" >"$log" 2>&1; then record "$1/replay/$t" 1 0
   else tail -n 40 "$log"; record "$1/replay/$t" 0 1; fi
 }
+
+# Formatting: src/ as .clang-format says (Debian's clang-format 14).
+if command -v clang-format >/dev/null 2>&1; then
+  if out=$(clang-format --dry-run -Werror src/*/*.[ch] src/main.c 2>&1); then record format 1 0
+  else echo "$out" | head -40; echo "fix with: clang-format -i src/*/*.[ch] src/main.c"; record format 0 1; fi
+fi
 
 for b in rel asan; do
   for t in build/$b/tests/test_*; do [ -x "$t" ] && run_cmocka "$b" "$t"; done

@@ -144,8 +144,8 @@ static int cmd_legacy(int argc, char **argv)
 	if (mode == NULL || (strcmp(mode, "server") != 0 &&
 			     strcmp(mode, "client") != 0)) {
 		fprintf(stderr, "threshold: required command line flag '-mode' "
-			"was not set to one of the allowed values 'client' or "
-			"'server'\n");
+				"was not set to one of the allowed values 'client' or "
+				"'server'\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -8,7 +8,12 @@
 #define BUDGET_MIN_DEFAULT ((size_t)32 << 20)
 
 static const char *const class_names[BUDGET_NCLASSES] = {
-	"session-out", "stream-rx", "http", "peek", "registry", "conn",
+	"session-out",
+	"stream-rx",
+	"http",
+	"peek",
+	"registry",
+	"conn",
 };
 
 const char *budget_class_name(enum budget_class c)

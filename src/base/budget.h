@@ -52,7 +52,7 @@ struct budget_acct {
 };
 
 struct budget {
-	size_t limit;	  /* bytes; 0 = unlimited */
+	size_t limit; /* bytes; 0 = unlimited */
 	size_t used;
 	size_t peak;
 	size_t admit_mark, shed_mark;

@@ -42,11 +42,11 @@ struct budget_acct;
 #define BUF_READ_CHUNK 16384
 
 struct buf {
-	char *data;  /* private: NULL while empty */
-	size_t size; /* private: allocated bytes */
-	size_t head; /* private: offset of the first readable byte */
-	size_t len;  /* private: readable bytes */
-	size_t cap;  /* private: most bytes the buffer may hold */
+	char *data;		  /* private: NULL while empty */
+	size_t size;		  /* private: allocated bytes */
+	size_t head;		  /* private: offset of the first readable byte */
+	size_t len;		  /* private: readable bytes */
+	size_t cap;		  /* private: most bytes the buffer may hold */
 	struct budget_acct *acct; /* private: charged for storage, or NULL */
 };
 
@@ -59,14 +59,32 @@ void buf_reset(struct buf *b);
 struct buf *buf_new(size_t cap);
 void buf_free(struct buf *b);
 
-static inline size_t buf_len(const struct buf *b) { return b->len; }
-static inline size_t buf_cap(const struct buf *b) { return b->cap; }
-static inline bool buf_empty(const struct buf *b) { return b->len == 0; }
+static inline size_t buf_len(const struct buf *b)
+{
+	return b->len;
+}
+static inline size_t buf_cap(const struct buf *b)
+{
+	return b->cap;
+}
+static inline bool buf_empty(const struct buf *b)
+{
+	return b->len == 0;
+}
 /* Bytes that may still be added before the cap is reached. */
-static inline size_t buf_space(const struct buf *b) { return b->cap - b->len; }
-static inline bool buf_full(const struct buf *b) { return b->len >= b->cap; }
+static inline size_t buf_space(const struct buf *b)
+{
+	return b->cap - b->len;
+}
+static inline bool buf_full(const struct buf *b)
+{
+	return b->len >= b->cap;
+}
 /* Whether storage is currently held (false when idle). */
-static inline bool buf_allocated(const struct buf *b) { return b->data != NULL; }
+static inline bool buf_allocated(const struct buf *b)
+{
+	return b->data != NULL;
+}
 
 /* Charge the storage to `a` from now on (NULL: to nobody). Only while the
  * buffer holds no storage (buf_allocated() is false); returns -EBUSY else. */

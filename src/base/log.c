@@ -166,13 +166,13 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define LOG_DEFINE(name, level, with_errno)              \
-	void name(const char *fmt, ...)                   \
-	{                                                 \
-		va_list ap;                               \
-		va_start(ap, fmt);                        \
-		log_vmsg(level, with_errno, fmt, ap);     \
-		va_end(ap);                               \
+#define LOG_DEFINE(name, level, with_errno)           \
+	void name(const char *fmt, ...)               \
+	{                                             \
+		va_list ap;                           \
+		va_start(ap, fmt);                    \
+		log_vmsg(level, with_errno, fmt, ap); \
+		va_end(ap);                           \
 	}
 
 LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG, false)

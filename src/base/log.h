@@ -101,8 +101,10 @@ struct log_limit {
 };
 #define LOG_LIMIT_BURST 10
 #define LOG_LIMIT_INTERVAL_MS 1000
-#define LOG_LIMIT_INIT(kind_) \
-	{ .kind = (kind_), .burst = LOG_LIMIT_BURST, .interval_ms = LOG_LIMIT_INTERVAL_MS }
+#define LOG_LIMIT_INIT(kind_)                                                                   \
+	{                                                                                       \
+		.kind = (kind_), .burst = LOG_LIMIT_BURST, .interval_ms = LOG_LIMIT_INTERVAL_MS \
+	}
 void log_limit_init(struct log_limit *lim, const char *kind, unsigned burst, uint32_t interval_ms);
 
 /* Logs like log_msg when `lim` lets the record through; returns whether it

@@ -55,8 +55,8 @@ struct loop {
 
 	struct fd_slot *slots;
 	size_t nslots;
-	size_t nactive;      /* slots with active watchers */
-	size_t scanned_at;   /* nactive when the shrink scan last found nothing to do */
+	size_t nactive;	   /* slots with active watchers */
+	size_t scanned_at; /* nactive when the shrink scan last found nothing to do */
 
 	struct loop_timer **heap;
 	size_t heap_len, heap_cap;
@@ -72,8 +72,8 @@ struct loop {
 	size_t nhooks, hooks_cap;
 
 	int sigfd;
-	sigset_t sigs;       /* handled */
-	sigset_t sigs_ours;  /* blocked by us, unblocked when released */
+	sigset_t sigs;	    /* handled */
+	sigset_t sigs_ours; /* blocked by us, unblocked when released */
 	struct sig_handler sig[NSIG];
 
 	uint64_t ncalls; /* user callbacks run, for loop_run_once's result */

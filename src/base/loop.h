@@ -66,9 +66,9 @@ typedef uint64_t (*loop_clock_fn)(void *udata);
  * is active: stop it before freeing its owner.
  */
 struct loop_timer {
-	uint64_t when_ms;   /* private: deadline, loop clock */
-	uint64_t seq;       /* private: start order, breaks deadline ties */
-	size_t heap_idx;    /* private: index + 1 in the heap, 0 if inactive */
+	uint64_t when_ms; /* private: deadline, loop clock */
+	uint64_t seq;	  /* private: start order, breaks deadline ties */
+	size_t heap_idx;  /* private: index + 1 in the heap, 0 if inactive */
 	loop_timer_fn cb;
 	void *udata;
 };
@@ -79,9 +79,9 @@ struct loop_timer {
  */
 struct loop_deferred {
 	struct loop_deferred *next; /* private */
-	loop_deferred_fn fn;        /* private */
-	void *arg;                  /* private */
-	bool queued;                /* private */
+	loop_deferred_fn fn;	    /* private */
+	void *arg;		    /* private */
+	bool queued;		    /* private */
 };
 
 /* Returns NULL with errno set on failure. */

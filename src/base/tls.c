@@ -36,7 +36,6 @@ struct tls_ctx {
 	atomic_uint refs;
 };
 
-
 struct tls_transport {
 	struct transport t;
 	SSL *ssl;
@@ -48,7 +47,7 @@ struct tls_transport {
 	size_t pend_len;
 	/* Records sealed and not yet taken by the socket (the output BIO's). */
 	struct tls_bio_buf out;
-	struct tls_ctx *ctx;	/* a reference */
+	struct tls_ctx *ctx; /* a reference */
 	/* An error met after a read had returned bytes, for the next read. */
 	int read_err;
 	/* Why the last read or write failed (SSL_ERROR_SSL), for the log. */
@@ -160,9 +159,9 @@ static SSL_CTX *base_ctx(bool server, char *err)
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+				      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-				      SSL_OP_CIPHER_SERVER_PREFERENCE);
+					 SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* AES-128-GCM first: as safe for this use, and a third cheaper per
 	 * byte than AES-256 on the bulk path (the kernel can take either for
 	 * kTLS). */
@@ -496,7 +495,7 @@ static ssize_t tls_writev(struct transport *t, const struct iovec *iov, int cnt)
 			return w;
 		done = (size_t)w;
 	}
-	struct wpos pos = {.iov = iov, .cnt = cnt};
+	struct wpos pos = { .iov = iov, .cnt = cnt };
 	wpos_advance(&pos, done);
 	while (done < total) {
 		const unsigned char *p;

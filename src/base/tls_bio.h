@@ -39,10 +39,10 @@
 /* Records OpenSSL produced and the socket has not taken yet:
  * buf[off, len), allocated while bytes wait, freed empty. */
 struct tls_bio_buf {
-	int fd;		/* the socket, borrowed from the transport */
+	int fd; /* the socket, borrowed from the transport */
 	unsigned char *buf;
 	size_t off, len, cap;
-	bool direct;	/* kTLS took the send path: records go to the socket BIO as is */
+	bool direct; /* kTLS took the send path: records go to the socket BIO as is */
 };
 
 /* Bytes waiting for the socket. */

@@ -33,7 +33,7 @@
 #define CLIENT_UNKNOWN_MAX 128
 
 struct client {
-	struct client_ctx ctx;		/* lent to the attempts; up == this */
+	struct client_ctx ctx; /* lent to the attempts; up == this */
 	struct loop *loop;
 	const struct config_client *cfg;
 	enum client_conn_state state;
@@ -42,13 +42,13 @@ struct client {
 	struct client_backoff bo;
 	uint64_t rng;
 	struct loop_timer retry;
-	struct csess *sess;		/* the current attempt, if any */
+	struct csess *sess; /* the current attempt, if any */
 	unsigned attempts;
-	struct svc_rt *svc;		/* parallel to cfg->services */
+	struct svc_rt *svc; /* parallel to cfg->services */
 	char *unknown[CLIENT_UNKNOWN_MAX];
 	size_t n_unknown;
 	bool started, stopping;
-	struct tls_ctx *tls;		/* UseTls: built once in client_new */
+	struct tls_ctx *tls; /* UseTls: built once in client_new */
 	char server_hostport[SOCK_HOSTLEN + 16];
 	char last_err[CLIENT_ERRLEN];
 };

@@ -126,7 +126,7 @@ int client_main(const char *config_path);
 struct client_backoff {
 	uint32_t initial_ms;
 	uint32_t max_ms;
-	uint32_t cur_ms;	/* current interval */
+	uint32_t cur_ms; /* current interval */
 };
 #define CLIENT_BACKOFF_INITIAL_MS 500u
 void client_backoff_init(struct client_backoff *b, uint32_t initial_ms, uint32_t max_ms);

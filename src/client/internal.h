@@ -48,10 +48,10 @@ struct client_ctx {
 	struct loop *loop;
 	struct worker *env;
 	const struct config_client *cfg;
-	struct tls_ctx *tls;		/* UseTls, else NULL */
-	const struct svc_rt *svc;	/* parallel to cfg->services */
-	const char *server_hostport;	/* "host:port" for the log */
-	void *up;			/* first argument of the up-calls */
+	struct tls_ctx *tls;	     /* UseTls, else NULL */
+	const struct svc_rt *svc;    /* parallel to cfg->services */
+	const char *server_hostport; /* "host:port" for the log */
+	void *up;		     /* first argument of the up-calls */
 	/* pending.c: a visitor asked for a service not in the map (logged
 	 * once per name by the client). */
 	void (*unknown_service)(void *up, const char *name);

@@ -29,24 +29,24 @@
 #define CLIENT_OPEN_RETRY_MS 20
 
 struct open_req {
-	struct list node;		/* on pending.queue */
+	struct list node; /* on pending.queue */
 	char service[];
 };
 
 struct pend {
-	struct mstream_handler h;	/* first: the stream's handler */
+	struct mstream_handler h; /* first: the stream's handler */
 	struct pending *pd;
-	struct list node;		/* on pending.streams */
+	struct list node; /* on pending.streams */
 	struct mux_stream *s;
-	bool inbound;			/* server-open stream: failures RST */
+	bool inbound; /* server-open stream: failures RST */
 	bool preamble_done;
 	bool dialing;
 	int fd;
 	const struct config_service *cs;
 	const struct svc_rt *rt;
 	int addr_idx;
-	struct buf line;		/* preamble bytes (inbound, until parsed) */
-	struct buf held;		/* visitor bytes that arrived before the relay */
+	struct buf line; /* preamble bytes (inbound, until parsed) */
+	struct buf held; /* visitor bytes that arrived before the relay */
 	struct loop_timer timer;
 	struct loop_deferred reap;
 	char service[CONTROL_MSG_SERVICE_MAX + 1];

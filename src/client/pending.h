@@ -39,13 +39,13 @@ struct pending {
 	const struct client_ctx *ctx;
 	void (*fail)(void *up, const char *why);
 	void *up;
-	struct mconn *mc;		/* while live */
-	unsigned features;		/* HANDSHAKE_FEAT_* bits in force */
-	bool live;			/* between pending_start and pending_stop */
-	struct list streams;		/* struct pend, waiting */
+	struct mconn *mc;    /* while live */
+	unsigned features;   /* HANDSHAKE_FEAT_* bits in force */
+	bool live;	     /* between pending_start and pending_stop */
+	struct list streams; /* struct pend, waiting */
 	size_t n;
 	bool cap_warned;
-	struct list queue;		/* struct open_req, waiting for a SYN slot */
+	struct list queue; /* struct open_req, waiting for a SYN slot */
 	size_t queue_len;
 	struct loop_timer open_timer;
 };

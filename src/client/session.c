@@ -37,12 +37,12 @@
 #define CLIENT_BODY_SNIPPET 512
 
 enum phase {
-	PH_CONNECT,	/* TCP connect to addrs[addr_idx] in progress */
-	PH_TLS,		/* UseTls: TLS handshake in progress */
-	PH_REQUEST,	/* writing the CONNECT request */
-	PH_RESPONSE,	/* reading the answer's head */
-	PH_BODY,	/* refused: reading the first line of the body to log it */
-	PH_HANDSHAKE,	/* session up, waiting for controlOk */
+	PH_CONNECT,   /* TCP connect to addrs[addr_idx] in progress */
+	PH_TLS,	      /* UseTls: TLS handshake in progress */
+	PH_REQUEST,   /* writing the CONNECT request */
+	PH_RESPONSE,  /* reading the answer's head */
+	PH_BODY,      /* refused: reading the first line of the body to log it */
+	PH_HANDSHAKE, /* session up, waiting for controlOk */
 	PH_CONNECTED,
 	PH_DEAD,
 };
@@ -50,28 +50,28 @@ enum phase {
 struct csess {
 	const struct client_ctx *ctx;
 	enum phase phase;
-	unsigned id;			/* attempt number, for the log */
-	int fd;				/* the socket (owned by t once t exists) */
-	struct transport *t;		/* TCP or TLS after the connect; the mconn takes it */
+	unsigned id;	     /* attempt number, for the log */
+	int fd;		     /* the socket (owned by t once t exists) */
+	struct transport *t; /* TCP or TLS after the connect; the mconn takes it */
 	struct sock_addr addrs[CLIENT_SERVER_ADDRS];
 	int naddrs, addr_idx;
 	char addr_str[SOCK_ADDRSTRLEN];
-	struct loop_timer timer;	/* deadline of the current phase */
-	char *io;			/* request, then answer bytes */
+	struct loop_timer timer; /* deadline of the current phase */
+	char *io;		 /* request, then answer bytes */
 	size_t io_len, io_off;
-	int status;			/* refusal: status code */
-	char reason[80];		/* refusal: reason text (sanitised) */
+	int status;	 /* refusal: status code */
+	char reason[80]; /* refusal: reason text (sanitised) */
 	size_t head_len;
 	int64_t clen;
 	struct mconn *mc;
 	struct mstream_handler ctl_h;
 	struct mux_stream *ctl;
-	struct handshake_match hs;	/* controlOk, in PH_HANDSHAKE */
+	struct handshake_match hs; /* controlOk, in PH_HANDSHAKE */
 	char ctl_buf[CONTROL_MSG_LINE_MAX];
 	size_t ctl_len;
-	unsigned features;		/* in force */
-	struct pending pd;		/* streams waiting for their local dial */
-	char err[CLIENT_ERRLEN];	/* why it ended, when we ended it */
+	unsigned features;	 /* in force */
+	struct pending pd;	 /* streams waiting for their local dial */
+	char err[CLIENT_ERRLEN]; /* why it ended, when we ended it */
 	struct loop_deferred reap;
 };
 
@@ -249,8 +249,7 @@ static void ctl_fin(struct mstream_handler *h, struct mux_stream *s)
 {
 	struct csess *ss = container_of(h, struct csess, ctl_h);
 	(void)s;
-	sess_fail(ss, "%s", ss->phase == PH_HANDSHAKE ? "server closed the control stream during the handshake"
-						      : "server closed the control stream (EOF)");
+	sess_fail(ss, "%s", ss->phase == PH_HANDSHAKE ? "server closed the control stream during the handshake" : "server closed the control stream (EOF)");
 }
 
 static void ctl_reset(struct mstream_handler *h, struct mux_stream *s, int err)
@@ -357,7 +356,7 @@ static void start_session(struct csess *ss, unsigned offered)
 		sess_fail(ss, "cannot open the control stream: %s", mux_strerror(err));
 		return;
 	}
-	struct iovec iov = {(void *)HANDSHAKE_HELLO, HANDSHAKE_HELLO_LEN};
+	struct iovec iov = { (void *)HANDSHAKE_HELLO, HANDSHAKE_HELLO_LEN };
 	ssize_t w = mux_stream_write(ss->ctl, &iov, 1);
 	if (w != (ssize_t)HANDSHAKE_HELLO_LEN) {
 		sess_fail(ss, "cannot write the handshake: %s", w < 0 ? mux_strerror((int)w) : "short write");
@@ -670,7 +669,7 @@ static bool send_request(struct csess *ss)
 {
 	struct loop *l = ss->ctx->loop;
 	while (ss->io_off < ss->io_len) {
-		struct iovec iov = {ss->io + ss->io_off, ss->io_len - ss->io_off};
+		struct iovec iov = { ss->io + ss->io_off, ss->io_len - ss->io_off };
 		ssize_t w = transport_writev(ss->t, &iov, 1);
 		if (w == -EAGAIN) {
 			uint32_t want = transport_want(ss->t);

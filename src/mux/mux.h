@@ -64,25 +64,25 @@ enum mux_goaway_code {
  * session_closed. mux_strerror() gives the text. */
 enum mux_err {
 	MUX_OK = 0,
-	MUX_E_VERSION,		/* frame version != 0 (session killed, no GoAway) */
-	MUX_E_TYPE,		/* frame type > 3 (session killed, no GoAway) */
-	MUX_E_DUP_STREAM,	/* SYN for a live stream id (GoAway 1) */
-	MUX_E_RECV_WINDOW,	/* data beyond the receive window (GoAway 1) */
-	MUX_E_UNEXPECTED_FLAG,	/* FIN in a state that cannot take it (GoAway 1) */
-	MUX_E_REMOTE_PROTO,	/* peer sent GoAway 1 */
-	MUX_E_REMOTE_INTERNAL,	/* peer sent GoAway 2 */
-	MUX_E_REMOTE_UNKNOWN,	/* peer sent GoAway with an unknown code */
-	MUX_E_KEEPALIVE,	/* no ping answer and no bytes within the deadline */
-	MUX_E_EOF,		/* the transport ended (mux_input_eof) */
-	MUX_E_LOCAL,		/* closed by the owner (mux_go_away 1/2, mux_close) */
-	MUX_E_SHUTDOWN,		/* operation on a closed session */
-	MUX_E_REMOTE_GOAWAY,	/* open refused: peer sent GoAway 0 */
-	MUX_E_LOCAL_GOAWAY,	/* open refused: we sent GoAway */
-	MUX_E_EXHAUSTED,	/* stream ids exhausted */
-	MUX_E_TOO_MANY,		/* max open streams reached */
-	MUX_E_SYN_BACKLOG,	/* too many opens without ACK; retry after an ACK */
-	MUX_E_STREAM_CLOSED,	/* write after local FIN, or on a released stream */
-	MUX_E_RESET,		/* stream was reset (by either side) */
+	MUX_E_VERSION,	       /* frame version != 0 (session killed, no GoAway) */
+	MUX_E_TYPE,	       /* frame type > 3 (session killed, no GoAway) */
+	MUX_E_DUP_STREAM,      /* SYN for a live stream id (GoAway 1) */
+	MUX_E_RECV_WINDOW,     /* data beyond the receive window (GoAway 1) */
+	MUX_E_UNEXPECTED_FLAG, /* FIN in a state that cannot take it (GoAway 1) */
+	MUX_E_REMOTE_PROTO,    /* peer sent GoAway 1 */
+	MUX_E_REMOTE_INTERNAL, /* peer sent GoAway 2 */
+	MUX_E_REMOTE_UNKNOWN,  /* peer sent GoAway with an unknown code */
+	MUX_E_KEEPALIVE,       /* no ping answer and no bytes within the deadline */
+	MUX_E_EOF,	       /* the transport ended (mux_input_eof) */
+	MUX_E_LOCAL,	       /* closed by the owner (mux_go_away 1/2, mux_close) */
+	MUX_E_SHUTDOWN,	       /* operation on a closed session */
+	MUX_E_REMOTE_GOAWAY,   /* open refused: peer sent GoAway 0 */
+	MUX_E_LOCAL_GOAWAY,    /* open refused: we sent GoAway */
+	MUX_E_EXHAUSTED,       /* stream ids exhausted */
+	MUX_E_TOO_MANY,	       /* max open streams reached */
+	MUX_E_SYN_BACKLOG,     /* too many opens without ACK; retry after an ACK */
+	MUX_E_STREAM_CLOSED,   /* write after local FIN, or on a released stream */
+	MUX_E_RESET,	       /* stream was reset (by either side) */
 	MUX_E_NOMEM,
 	MUX_E_INVAL,
 	MUX_E__COUNT
@@ -90,20 +90,20 @@ enum mux_err {
 const char *mux_strerror(int err);
 
 struct mux_config {
-	bool client;		  /* yamux client: odd stream ids */
-	uint32_t recv_window;	  /* per-stream receive window, >= 256 KiB */
+	bool client;		   /* yamux client: odd stream ids */
+	uint32_t recv_window;	   /* per-stream receive window, >= 256 KiB */
 	uint64_t session_recv_cap; /* total window beyond 256 KiB granted to all streams together */
-	uint32_t accept_backlog;  /* inbound streams not yet accepted (256) */
-	uint32_t max_streams;	  /* open streams, both directions (0 = default) */
-	uint32_t max_syn_inflight;/* our opens not yet ACKed (256) */
-	uint32_t max_frame;	  /* largest Data payload we emit */
-	uint32_t keepalive_ms;	  /* ping interval; 0 = no keepalive pings */
-	uint32_t ping_timeout_ms; /* silence after a ping that kills the session */
-	uint32_t linger_ms;	  /* released stream waiting for the peer's FIN: RST after this */
-	uint32_t ack_delay_ms;	  /* accept: the ACK may wait this long for the stream's first
-				   * frame (0: sent at once, as yamux does); see mux_stream_accept */
-	uint32_t first_stream_id; /* first id we open (0 = 1 or 2 by role); a wrong
-				   * parity is corrected. For tests of id exhaustion. */
+	uint32_t accept_backlog;   /* inbound streams not yet accepted (256) */
+	uint32_t max_streams;	   /* open streams, both directions (0 = default) */
+	uint32_t max_syn_inflight; /* our opens not yet ACKed (256) */
+	uint32_t max_frame;	   /* largest Data payload we emit */
+	uint32_t keepalive_ms;	   /* ping interval; 0 = no keepalive pings */
+	uint32_t ping_timeout_ms;  /* silence after a ping that kills the session */
+	uint32_t linger_ms;	   /* released stream waiting for the peer's FIN: RST after this */
+	uint32_t ack_delay_ms;	   /* accept: the ACK may wait this long for the stream's first
+				    * frame (0: sent at once, as yamux does); see mux_stream_accept */
+	uint32_t first_stream_id;  /* first id we open (0 = 1 or 2 by role); a wrong
+				    * parity is corrected. For tests of id exhaustion. */
 };
 /* Fills *c with the defaults (server role). */
 void mux_config_default(struct mux_config *c);
@@ -172,9 +172,9 @@ int mux_go_away(struct mux *m, uint32_t code);
 void mux_close(struct mux *m, int err);
 
 bool mux_is_closed(const struct mux *m);
-int mux_error(const struct mux *m);	/* why it closed, or 0 */
+int mux_error(const struct mux *m); /* why it closed, or 0 */
 bool mux_remote_go_away(const struct mux *m);
-size_t mux_num_streams(const struct mux *m);	/* in the table, held or lingering */
+size_t mux_num_streams(const struct mux *m);	  /* in the table, held or lingering */
 uint64_t mux_buffered_bytes(const struct mux *m); /* delivered, not yet consumed */
 
 /* Opens a stream: emits WindowUpdate|SYN with our extra window. NULL with
@@ -225,8 +225,8 @@ uint32_t mux_stream_id(const struct mux_stream *s);
 void mux_stream_set_udata(struct mux_stream *s, void *udata);
 void *mux_stream_udata(const struct mux_stream *s);
 struct mux *mux_stream_session(const struct mux_stream *s);
-bool mux_stream_remote_closed(const struct mux_stream *s);	/* peer FIN seen */
-bool mux_stream_local_closed(const struct mux_stream *s);	/* our FIN sent */
+bool mux_stream_remote_closed(const struct mux_stream *s); /* peer FIN seen */
+bool mux_stream_local_closed(const struct mux_stream *s);  /* our FIN sent */
 /* Largest receive window currently granted to the peer for s. */
 uint32_t mux_stream_recv_max(const struct mux_stream *s);
 

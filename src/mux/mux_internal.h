@@ -50,23 +50,23 @@
 
 /* Stream flags. */
 enum {
-	SF_SYN_SENT = 1u << 0,	   /* we opened it; ACK not yet received */
-	SF_UNACCEPTED = 1u << 1,   /* inbound; we have not sent ACK yet */
-	SF_LOCAL_FIN = 1u << 2,	   /* we sent FIN */
-	SF_REMOTE_FIN = 1u << 3,   /* peer sent FIN */
-	SF_RESET = 1u << 4,	   /* RST sent or received, or session closed */
-	SF_RELEASED = 1u << 5,	   /* the application dropped its handle */
-	SF_DEAD = 1u << 6,	   /* out of the table, waiting to be freed */
-	SF_WANT_WRITABLE = 1u << 7,/* a write found the window empty */
-	SF_CLOSE_SEEN = 1u << 8,   /* handled by mux_fail_session */
-	SF_ACK_DEFERRED = 1u << 9, /* accepted; the ACK waits on the ack list */
+	SF_SYN_SENT = 1u << 0,	    /* we opened it; ACK not yet received */
+	SF_UNACCEPTED = 1u << 1,    /* inbound; we have not sent ACK yet */
+	SF_LOCAL_FIN = 1u << 2,	    /* we sent FIN */
+	SF_REMOTE_FIN = 1u << 3,    /* peer sent FIN */
+	SF_RESET = 1u << 4,	    /* RST sent or received, or session closed */
+	SF_RELEASED = 1u << 5,	    /* the application dropped its handle */
+	SF_DEAD = 1u << 6,	    /* out of the table, waiting to be freed */
+	SF_WANT_WRITABLE = 1u << 7, /* a write found the window empty */
+	SF_CLOSE_SEEN = 1u << 8,    /* handled by mux_fail_session */
+	SF_ACK_DEFERRED = 1u << 9,  /* accepted; the ACK waits on the ack list */
 };
 
 struct mux_stream {
 	struct mux *m;
 	void *udata;
-	struct list lnode;		  /* on the linger, ack or dead list */
-	uint64_t deadline;		  /* when lingering or a deferred ACK ends */
+	struct list lnode; /* on the linger, ack or dead list */
+	uint64_t deadline; /* when lingering or a deferred ACK ends */
 	uint32_t id;
 	uint32_t send_window;
 	uint32_t recv_window;  /* credit the peer still has */
@@ -81,7 +81,7 @@ struct mux {
 	void *ctx;
 
 	struct mux_stream **slots;
-	uint32_t cap;	/* power of two */
+	uint32_t cap; /* power of two */
 	uint32_t count;
 
 	uint32_t next_id;
@@ -99,10 +99,10 @@ struct mux {
 	uint8_t hdr_have;
 	bool in_payload;
 	uint32_t payload_left;
-	uint32_t payload_id;	/* stream the payload belongs to */
-	bool payload_stream;	/* payload_id is valid (0 is a legal id) */
-	bool payload_discard;	/* credit the payload back instead of delivering */
-	bool payload_fin;	/* deliver stream_fin after the payload */
+	uint32_t payload_id;  /* stream the payload belongs to */
+	bool payload_stream;  /* payload_id is valid (0 is a legal id) */
+	bool payload_discard; /* credit the payload back instead of delivering */
+	bool payload_fin;     /* deliver stream_fin after the payload */
 
 	/* keepalive */
 	uint64_t now;
@@ -178,7 +178,7 @@ static inline void mux_emit_frame(struct mux *m, uint8_t type, uint16_t flags, u
 				  uint32_t len)
 {
 	uint8_t hdr[YAMUX_HDR_LEN];
-	struct iovec iov = {hdr, sizeof(hdr)};
+	struct iovec iov = { hdr, sizeof(hdr) };
 	yamux_hdr_encode(hdr, type, flags, id, len);
 	m->ops.emit(m->ctx, &iov, 1);
 }

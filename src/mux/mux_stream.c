@@ -189,8 +189,8 @@ size_t mux_stream_send_window(const struct mux_stream *s)
 struct write_cursor {
 	const struct iovec *iov;
 	int iovcnt;
-	int idx;	/* current iovec */
-	size_t off;	/* offset inside it */
+	int idx;    /* current iovec */
+	size_t off; /* offset inside it */
 };
 
 /* Checks a write and does what must precede its data: the accept of an
@@ -287,7 +287,7 @@ ssize_t mux_stream_write(struct mux_stream *s, const struct iovec *iov, int iovc
 	 * at most iovcnt + 1 payload pieces (a split may add one). */
 	uint8_t hdrs[WRITE_FRAMES][YAMUX_HDR_LEN];
 	struct iovec out[WRITE_FRAMES * (MUX_MAX_IOV + 2)];
-	struct write_cursor c = {.iov = iov, .iovcnt = iovcnt};
+	struct write_cursor c = { .iov = iov, .iovcnt = iovcnt };
 	size_t total = 0;
 
 	mux_enter(m);

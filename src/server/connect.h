@@ -24,7 +24,7 @@ struct connect_peer {
 	bool has_cert;	     /* cert_id is valid */
 	const char *cert_id; /* the client id the certificate stands for */
 	const char *cert_cn;
-	const char *domain;  /* Domain, or NULL */
+	const char *domain; /* Domain, or NULL */
 };
 
 /* An accepted CONNECT. */

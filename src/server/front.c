@@ -32,25 +32,29 @@
 #define HCONN_LINGER_MS 2000
 #define HCONN_LINGER_BYTES (4u * 1024 * 1024)
 
-enum hconn_state { H_TLS, H_HEAD, H_BODY, H_WRITE, H_LINGER };
+enum hconn_state { H_TLS,
+		   H_HEAD,
+		   H_BODY,
+		   H_WRITE,
+		   H_LINGER };
 
 struct hconn {
 	struct front *f;
 	int fd;
-	struct transport *t;	/* TCP or TLS; handed to the control session */
-	char cert_cn[256];	/* CommonName of the client certificate (TLS) */
-	char cert_id[256];	/* the client id it stands for */
-	bool has_cert;		/* cert_id is valid */
-	bool tls_failed;	/* handshake failed: drain the raw socket */
-	bool mgmt_port;		/* accepted on the management port */
-	bool control_port;	/* accepted on the control port */
+	struct transport *t; /* TCP or TLS; handed to the control session */
+	char cert_cn[256];   /* CommonName of the client certificate (TLS) */
+	char cert_id[256];   /* the client id it stands for */
+	bool has_cert;	     /* cert_id is valid */
+	bool tls_failed;     /* handshake failed: drain the raw socket */
+	bool mgmt_port;	     /* accepted on the management port */
+	bool control_port;   /* accepted on the control port */
 	struct sock_addr peer;
 	char peer_str[SOCK_ADDRSTRLEN];
 	enum hconn_state state;
-	struct buf in;		/* head (and the start of the body); one span, never consumed */
+	struct buf in;		 /* head (and the start of the body); one span, never consumed */
 	struct http_request req; /* spans into `in` */
 	size_t head_len;
-	struct buf body;	/* the rest of the body; one span, never consumed */
+	struct buf body; /* the rest of the body; one span, never consumed */
 	size_t body_need;
 	size_t drained;
 	struct buf out;
@@ -156,7 +160,7 @@ static void take_tls_facts(const struct transport *t, struct session_tls *st)
 static void hconn_control(struct hconn *hc)
 {
 	const struct config_server *cfg = hc->f->cfg;
-	struct connect_peer who = {hc->peer_str, cfg->use_tls, hc->has_cert, hc->cert_id, hc->cert_cn, cfg->domain};
+	struct connect_peer who = { hc->peer_str, cfg->use_tls, hc->has_cert, hc->cert_id, hc->cert_cn, cfg->domain };
 	struct connect_req cr;
 	char msg[1024];
 	int st = connect_check(&hc->req, &who, &cr, msg, sizeof(msg));
@@ -164,10 +168,10 @@ static void hconn_control(struct hconn *hc)
 		hconn_text(hc, st, msg, NULL);
 		return;
 	}
-	struct session_tls tls = {0};
+	struct session_tls tls = { 0 };
 	if (tls_is(hc->t))
 		take_tls_facts(hc->t, &tls);
-	struct session_params p = {cr.id.p, cr.id.len, hc->peer_str, cr.features, tls.on ? &tls : NULL};
+	struct session_params p = { cr.id.p, cr.id.len, hc->peer_str, cr.features, tls.on ? &tls : NULL };
 	struct ctl *ctl = session_new(hc->f->ss, &p);
 	if (ctl == NULL) {
 		hconn_text(hc, 500, "500 out of memory", NULL);
@@ -178,7 +182,7 @@ static void hconn_control(struct hconn *hc)
 	assert(alen > 0); /* HANDSHAKE_ANSWER_BUF holds any answer */
 	/* The socket has just delivered a request; its send buffer is empty,
 	 * so this small write completes (checked anyway). */
-	struct iovec iov = {answer, (size_t)alen};
+	struct iovec iov = { answer, (size_t)alen };
 	if (transport_writev(hc->t, &iov, 1) != alen) {
 		log_warnx("control connection from %s: cannot write the 200 answer", hc->peer_str);
 		session_discard(ctl);
@@ -304,7 +308,7 @@ static void hconn_got_head(struct hconn *hc)
 			loop_timer_start(hc->f->loop, &hc->timer, HCONN_BODY_TIMEOUT_MS);
 			if (req->expect_continue) {
 				static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-				struct iovec iov = {(void *)cont, sizeof(cont) - 1};
+				struct iovec iov = { (void *)cont, sizeof(cont) - 1 };
 				transport_writev(hc->t, &iov, 1);
 			}
 			return;
@@ -388,7 +392,7 @@ static void hconn_read_head(struct hconn *hc)
 	}
 	size_t in_len = 0;
 	const char *in = buf_peek(&hc->in, &in_len);
-	struct http_limits lim = {.max_head = HCONN_HEAD_MAX, .max_body = HCONN_BODY_MAX};
+	struct http_limits lim = { .max_head = HCONN_HEAD_MAX, .max_body = HCONN_BODY_MAX };
 	size_t consumed = 0;
 	int rc = http_request_parse(in, in_len, &lim, &hc->req, &consumed);
 	if (rc == HTTP_NEED_MORE) {
@@ -577,7 +581,7 @@ static bool front_admit(struct front *f, struct sock_addr *peer, bool control)
 		return false;
 	}
 	int rc = f->n_control >= f->cfg->max_preauth ? SRCLIMIT_E_TOTAL
-						       : srclimit_take(&f->control_src, sock_addr_sa(peer));
+						     : srclimit_take(&f->control_src, sock_addr_sa(peer));
 	if (rc == 0)
 		return true;
 	sock_addr_unmap(peer);

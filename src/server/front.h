@@ -37,15 +37,15 @@ struct front {
 	const struct config_server *cfg;
 	struct sessions *ss;
 	const struct mgmt *mgmt;
-	struct tls_ctx *tls;		/* UseTls: one server context for both ports */
-	int control_fd, mgmt_fd;	/* mgmt_fd == -1 in the single-port layout */
-	size_t nhttp;			/* open HTTP connections, both ports */
+	struct tls_ctx *tls;	 /* UseTls: one server context for both ports */
+	int control_fd, mgmt_fd; /* mgmt_fd == -1 in the single-port layout */
+	size_t nhttp;		 /* open HTTP connections, both ports */
 	/* Pools (MaxPreAuthConnections, MaxPreAuthPerSource, MaxManagementConnections):
 	 * the control port's connections until they become a control session
 	 * (or answer a management request in the single-port layout), and the
 	 * management port's, never shared. */
 	size_t n_control, n_mgmt;
-	struct srclimit control_src;	/* control-port connections per source */
+	struct srclimit control_src; /* control-port connections per source */
 	uint64_t refused_control, refused_control_source, refused_mgmt;
 	struct log_limit refuse_log;
 	struct loop_timer accept_pause; /* accepts paused (EMFILE) */

@@ -94,7 +94,8 @@ static void listener_close(struct listeners *lss, struct listener *ls)
 static struct listener *listener_find(struct list *head, const char *key)
 {
 	struct list *p;
-	list_for_each(p, head) {
+	list_for_each(p, head)
+	{
 		struct listener *ls = list_entry(p, struct listener, node);
 		if (strcmp(ls->key, key) == 0)
 			return ls;
@@ -108,7 +109,7 @@ int listeners_init(struct listeners *lss, struct loop *l, const struct config_se
 	lss->loop = l;
 	lss->cfg = cfg;
 	list_init(&lss->all);
-	struct tunnel_set empty = {0};
+	struct tunnel_set empty = { 0 };
 	lss->table = tunnel_table_new(&empty);
 	return lss->table ? 0 : -1;
 }
@@ -219,7 +220,8 @@ enum listeners_rc listeners_apply(struct listeners *lss, struct tunnel_set *ts, 
 		return rc;
 	}
 	/* Commit: close what the new table does not need, adopt the rest. */
-	list_for_each_safe(p, tmp, &lss->all) {
+	list_for_each_safe(p, tmp, &lss->all)
+	{
 		struct listener *ls = list_entry(p, struct listener, node);
 		if (tunnel_table_routes(tt, ls->key) != NULL) {
 			listener_adopt(ls, tt);
@@ -228,7 +230,8 @@ enum listeners_rc listeners_apply(struct listeners *lss, struct tunnel_set *ts, 
 		log_info("no longer listening on %s", ls->key);
 		listener_close(lss, ls);
 	}
-	list_for_each_safe(p, tmp, &fresh) {
+	list_for_each_safe(p, tmp, &fresh)
+	{
 		struct listener *ls = list_entry(p, struct listener, node);
 		list_del(&ls->node);
 		listener_adopt(ls, tt);

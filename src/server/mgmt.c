@@ -81,7 +81,8 @@ static void get_clients(struct sessions *ss, struct reply *r)
 {
 	json_t *j = json_object();
 	struct list *p;
-	list_for_each(p, &ss->clients) {
+	list_for_each(p, &ss->clients)
+	{
 		const struct client_entry *c = list_entry(p, struct client_entry, node);
 		json_t *o = json_object();
 		json_object_set_new(o, "CurrentState", json_string(handshake_client_state_name((int)c->cur)));
@@ -127,18 +128,24 @@ static void first_problem(json_t *errors, char *field, size_t flen, const char *
 static int spec_status(enum tunnel_spec_rc rc)
 {
 	switch (rc) {
-	case TUNNEL_SPEC_OK: return 200;
-	case TUNNEL_SPEC_E_SHAPE: return 422;
-	case TUNNEL_SPEC_E_VALUE: return 400;
-	case TUNNEL_SPEC_E_CONFLICT: return 409;
-	case TUNNEL_SPEC_E_NOMEM: return 500;
+	case TUNNEL_SPEC_OK:
+		return 200;
+	case TUNNEL_SPEC_E_SHAPE:
+		return 422;
+	case TUNNEL_SPEC_E_VALUE:
+		return 400;
+	case TUNNEL_SPEC_E_CONFLICT:
+		return 409;
+	case TUNNEL_SPEC_E_NOMEM:
+		return 500;
 	}
 	return 500;
 }
 
 static int apply_status(enum listeners_rc rc)
 {
-	return rc == LISTENERS_OK ? 200 : rc == LISTENERS_E_IN_USE ? 409 : 500;
+	return rc == LISTENERS_OK ? 200 : rc == LISTENERS_E_IN_USE ? 409
+								   : 500;
 }
 
 static void put_refused(struct reply *r, int status, json_t *errors)
@@ -197,7 +204,7 @@ void mgmt_handle(const struct mgmt *m, const struct http_request *req, const cha
 	out->body = NULL;
 	out->len = 0;
 	out->extra_headers = NULL;
-	struct reply r = {out, wants_text(req)};
+	struct reply r = { out, wants_text(req) };
 	const struct http_span *meth = &req->method;
 	if (strcmp(path, "/clients") == 0) {
 		if (http_span_eq(meth, "GET") || http_span_eq(meth, "HEAD")) {

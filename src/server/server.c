@@ -55,7 +55,7 @@ struct server *server_new(struct loop *l, struct worker *env, const struct confi
 	}
 	visitors_init(&srv->vs, l, cfg, &srv->ss);
 	listeners_set_accept(&srv->lss, visitors_accepted, &srv->vs);
-	srv->mgmt = (struct mgmt){cfg, &srv->ss, &srv->lss};
+	srv->mgmt = (struct mgmt){ cfg, &srv->ss, &srv->lss };
 	front_init(&srv->front, l, cfg, &srv->ss, &srv->mgmt);
 	return srv;
 }

@@ -16,7 +16,8 @@
 struct client_entry *session_client_find(struct sessions *ss, const char *id)
 {
 	struct list *p;
-	list_for_each(p, &ss->clients) {
+	list_for_each(p, &ss->clients)
+	{
 		struct client_entry *c = list_entry(p, struct client_entry, node);
 		if (strcmp(c->id, id) == 0)
 			return c;
@@ -36,7 +37,8 @@ static bool registry_evict(struct sessions *ss)
 {
 	struct client_entry *victim = NULL;
 	struct list *p;
-	list_for_each(p, &ss->clients) {
+	list_for_each(p, &ss->clients)
+	{
 		struct client_entry *c = list_entry(p, struct client_entry, node);
 		if (c->ctl == NULL && list_empty(&c->waiting))
 			victim = c;
@@ -76,12 +78,16 @@ static void client_set_state(struct client_entry *c, enum handshake_client_state
 
 /* ---- control sessions ---- */
 
-enum ctl_state { CTL_NEW, CTL_WAIT_STREAM, CTL_WAIT_HANDSHAKE, CTL_READY, CTL_DEAD };
+enum ctl_state { CTL_NEW,
+		 CTL_WAIT_STREAM,
+		 CTL_WAIT_HANDSHAKE,
+		 CTL_READY,
+		 CTL_DEAD };
 
 struct ctl {
 	struct mstream_handler h; /* the control stream's handler */
 	struct sessions *ss;
-	struct list node;	  /* ss->ctls */
+	struct list node; /* ss->ctls */
 	char *id;
 	char peer[SOCK_ADDRSTRLEN];
 	struct mconn *mc;
@@ -91,17 +97,35 @@ struct ctl {
 	bool f_server_open, f_half_close, f_deferred_ack;
 	struct session_tls tls; /* tls.on: the session runs over TLS */
 	struct loop_timer timer;
-	struct list queue;	/* visitors waiting for the client's streams */
+	struct list queue; /* visitors waiting for the client's streams */
 	size_t q_len;
 	struct loop_deferred reap;
 };
 
-bool session_ready(const struct ctl *ctl) { return ctl->state == CTL_READY; }
-const char *session_id(const struct ctl *ctl) { return ctl->id; }
-bool session_server_open(const struct ctl *ctl) { return ctl->f_server_open; }
-bool session_half_close(const struct ctl *ctl) { return ctl->f_half_close; }
-struct mconn *session_mconn(const struct ctl *ctl) { return ctl->mc; }
-size_t session_queue_len(const struct ctl *ctl) { return ctl->q_len; }
+bool session_ready(const struct ctl *ctl)
+{
+	return ctl->state == CTL_READY;
+}
+const char *session_id(const struct ctl *ctl)
+{
+	return ctl->id;
+}
+bool session_server_open(const struct ctl *ctl)
+{
+	return ctl->f_server_open;
+}
+bool session_half_close(const struct ctl *ctl)
+{
+	return ctl->f_half_close;
+}
+struct mconn *session_mconn(const struct ctl *ctl)
+{
+	return ctl->mc;
+}
+size_t session_queue_len(const struct ctl *ctl)
+{
+	return ctl->q_len;
+}
 
 const struct session_tls *session_tls_of(const struct ctl *ctl)
 {
@@ -176,7 +200,7 @@ static void cs_data(struct mstream_handler *h, struct mux_stream *s, const uint8
 	}
 	if (rc == HANDSHAKE_NEED_MORE)
 		return;
-	struct iovec iov = {(void *)HANDSHAKE_HELLO_OK, HANDSHAKE_HELLO_OK_LEN};
+	struct iovec iov = { (void *)HANDSHAKE_HELLO_OK, HANDSHAKE_HELLO_OK_LEN };
 	if (mux_stream_write(s, &iov, 1) != (ssize_t)iov.iov_len) {
 		ctl_fail(ctl, "cannot write controlOk");
 		return;
@@ -276,7 +300,7 @@ int session_enqueue(struct ctl *ctl, struct list *node, const void *msg, size_t 
 {
 	if (ctl->q_len >= SESSION_QUEUE_MAX || ctl->control == NULL)
 		return -ENOBUFS;
-	struct iovec iov = {(void *)msg, len};
+	struct iovec iov = { (void *)msg, len };
 	if (mux_stream_write(ctl->control, &iov, 1) != (ssize_t)len)
 		return -EIO;
 	list_add_tail(&ctl->queue, node);
@@ -364,7 +388,7 @@ void sessions_close_all(struct sessions *ss)
 	while ((p = list_first(&ss->ctls)) != NULL) {
 		struct ctl *ctl = list_entry(p, struct ctl, node);
 		mconn_close(ctl->mc, MUX_GOAWAY_NORMAL, MUX_E_LOCAL); /* unlinks it */
-		list_del(p); /* in case it did not (cannot happen) */
+		list_del(p);					      /* in case it did not (cannot happen) */
 	}
 }
 

@@ -56,8 +56,8 @@ struct client_entry {
 	struct list node; /* sessions.clients, newest first */
 	char *id;
 	enum handshake_client_state cur, last; /* names: handshake_client_state_name */
-	struct ctl *ctl;     /* registered session, or NULL */
-	struct list waiting; /* visitors held for VisitorGraceSeconds (owned above) */
+	struct ctl *ctl;		       /* registered session, or NULL */
+	struct list waiting;		       /* visitors held for VisitorGraceSeconds (owned above) */
 };
 
 struct session_hooks {
@@ -72,7 +72,7 @@ struct sessions {
 	const struct config_server *cfg;
 	struct list clients; /* struct client_entry.node */
 	size_t nclients;
-	struct list ctls;    /* every session, also those in handshake */
+	struct list ctls; /* every session, also those in handshake */
 	const struct session_hooks *hooks;
 	void *up;
 };
@@ -81,9 +81,9 @@ struct sessions {
 struct session_params {
 	const char *id;
 	size_t id_len;
-	const char *peer;		/* "ip:port" of the client */
-	unsigned features;		/* granted, HANDSHAKE_FEAT_* bits */
-	const struct session_tls *tls;	/* NULL when not over TLS */
+	const char *peer;	       /* "ip:port" of the client */
+	unsigned features;	       /* granted, HANDSHAKE_FEAT_* bits */
+	const struct session_tls *tls; /* NULL when not over TLS */
 };
 
 void sessions_init(struct sessions *ss, struct loop *l, struct worker *env, const struct config_server *cfg);

@@ -229,20 +229,20 @@ static void f_accept(struct row *r, json_t *v)
 
 struct field {
 	const char *name;
-	const char *required; /* the error when absent or null; NULL: optional */
+	const char *required;			/* the error when absent or null; NULL: optional */
 	void (*take)(struct row *r, json_t *v); /* v is given and not null */
 };
 
 /* Checked in this order; an error's position in the list follows it. */
 static const struct field fields[] = {
-	{"HaProxyProxyProtocol", NULL, f_proxy},
-	{"ListenAddress", "ListenAddress is required (an IP address)", f_addr},
-	{"ListenPort", "ListenPort is required (1-65535)", f_port},
-	{"ListenHostnameGlob", NULL, f_glob},
-	{"BackEndService", NULL, f_service},
-	{"ClientIdentifier", "ClientIdentifier is required", f_client},
-	{"ProxyProtocolVersion", NULL, f_ppv},
-	{"AcceptProxyProtocolFrom", NULL, f_accept},
+	{ "HaProxyProxyProtocol", NULL, f_proxy },
+	{ "ListenAddress", "ListenAddress is required (an IP address)", f_addr },
+	{ "ListenPort", "ListenPort is required (1-65535)", f_port },
+	{ "ListenHostnameGlob", NULL, f_glob },
+	{ "BackEndService", NULL, f_service },
+	{ "ClientIdentifier", "ClientIdentifier is required", f_client },
+	{ "ProxyProtocolVersion", NULL, f_ppv },
+	{ "AcceptProxyProtocolFrom", NULL, f_accept },
 };
 #define N_FIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -270,7 +270,8 @@ static void row_keys(struct row *r, json_t *o, json_t *vals[N_FIELDS])
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach(o, key, v) {
+	json_object_foreach(o, key, v)
+	{
 		int f = field_index(key);
 		if (f < 0) {
 			row_error(r, key, "unknown field \"%s\"", key);
@@ -293,7 +294,7 @@ static void parse_row(struct row *r, json_t *o)
 		r->type_err = true;
 		return;
 	}
-	json_t *vals[N_FIELDS] = {0};
+	json_t *vals[N_FIELDS] = { 0 };
 	row_keys(r, o, vals);
 	t->proxy_version = 1;
 	for (size_t f = 0; f < N_FIELDS; f++) {
@@ -468,9 +469,9 @@ enum tunnel_spec_rc tunnel_spec_parse(const char *body, size_t len, const struct
 		json_decref(root);
 		return rc;
 	}
-	struct verdict vd = {0};
+	struct verdict vd = { 0 };
 	for (size_t i = 0; i < out->n; i++) {
-		struct row r = {.t = &out->v[i], .errors = errors, .index = (long)i};
+		struct row r = { .t = &out->v[i], .errors = errors, .index = (long)i };
 		parse_row(&r, json_array_get(arr, i));
 		vd.type_err |= r.type_err;
 		vd.value_err |= r.value_err;

@@ -49,13 +49,13 @@
 
 /* One entry of PUT /tunnels, as given. */
 struct tunnel {
-	bool proxy;	    /* HaProxyProxyProtocol */
-	char *addr;	    /* ListenAddress (IP literal) */
-	char *glob;	    /* ListenHostnameGlob ("" allowed) */
-	uint16_t port;	    /* ListenPort */
-	char *service;	    /* BackEndService ("" means the port as a string) */
-	char *client;	    /* ClientIdentifier */
-	int proxy_version;  /* ProxyProtocolVersion: 1 or 2 (1 when not given) */
+	bool proxy;	   /* HaProxyProxyProtocol */
+	char *addr;	   /* ListenAddress (IP literal) */
+	char *glob;	   /* ListenHostnameGlob ("" allowed) */
+	uint16_t port;	   /* ListenPort */
+	char *service;	   /* BackEndService ("" means the port as a string) */
+	char *client;	   /* ClientIdentifier */
+	int proxy_version; /* ProxyProtocolVersion: 1 or 2 (1 when not given) */
 	bool proxy_version_given;
 	struct cidr *accept_from; /* AcceptProxyProtocolFrom: trusted load balancers */
 	size_t n_accept_from;
@@ -76,7 +76,7 @@ void tunnel_set_clear(struct tunnel_set *ts);
 struct tunnel_spec_ctx {
 	const char *control_addr;
 	uint16_t control_port;
-	bool has_mgmt_port;	/* false in the single-port layout */
+	bool has_mgmt_port; /* false in the single-port layout */
 	const char *mgmt_addr;
 	uint16_t mgmt_port;
 };

@@ -45,7 +45,8 @@ static int route_cmp(const void *pa, const void *pb)
 	int c = glob_specificity_cmp(glob_specificity(b->glob), glob_specificity(a->glob));
 	if (c != 0)
 		return c;
-	return a < b ? -1 : a > b ? 1 : 0;
+	return a < b ? -1 : a > b ? 1
+				  : 0;
 }
 
 const struct tunnel *tunnel_routes_pick(const struct tunnel_routes *r, const char *host)

@@ -36,7 +36,7 @@ struct tunnel_table;
 struct tunnel_routes {
 	char key[SOCK_ADDRSTRLEN]; /* canonical "ip:port" */
 	uint16_t port;
-	const struct tunnel **v;   /* into the table's set, most specific first */
+	const struct tunnel **v; /* into the table's set, most specific first */
 	size_t n;
 	const struct cidr *accept_from; /* shared by all of them; NULL = none */
 	size_t n_accept_from;

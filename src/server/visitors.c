@@ -22,20 +22,24 @@
 
 #define PEEK_CAP (SNI_SPAN_MAX + PROXY_V2_MAX_LEN)
 
-enum visitor_state { V_NEW, V_PEEK, V_GRACE, V_QUEUED, V_ABANDONED };
+enum visitor_state { V_NEW,
+		     V_PEEK,
+		     V_GRACE,
+		     V_QUEUED,
+		     V_ABANDONED };
 
 struct visitor {
 	struct visitors *vs;
-	struct listener *ls;	/* reference, until the relay takes it */
-	struct list node;	/* vs->peeking, a client's waiting list, or a session's FIFO */
+	struct listener *ls; /* reference, until the relay takes it */
+	struct list node;    /* vs->peeking, a client's waiting list, or a session's FIFO */
 	int fd;
-	struct buf peek;	/* bytes read to route by; sent on unchanged (lazy) */
-	bool peeked;		/* went through the peek (it read what there was) */
+	struct buf peek;	 /* bytes read to route by; sent on unchanged (lazy) */
+	bool peeked;		 /* went through the peek (it read what there was) */
 	char host[SNI_NAME_BUF]; /* SNI host name, "" without */
-	bool want_proxy;	/* first bytes still to check for a PROXY header */
-	bool trusted;		/* from an AcceptProxyProtocolFrom address */
-	bool sni;		/* the port routes by SNI */
-	int proxy_version;	/* header to send the backend: 0 none, 1, 2 */
+	bool want_proxy;	 /* first bytes still to check for a PROXY header */
+	bool trusted;		 /* from an AcceptProxyProtocolFrom address */
+	bool sni;		 /* the port routes by SNI */
+	int proxy_version;	 /* header to send the backend: 0 none, 1, 2 */
 	enum visitor_state state;
 	struct sock_addr peer, local;
 	char *client, *service;
@@ -418,8 +422,9 @@ static void sni_step(struct visitor *v, const uint8_t *p, size_t len)
 	default:
 		log_info("visitor %s from %s: unusable ClientHello (%s); routed without a hostname", v->id,
 			 v->peer_str,
-			 rc == SNI_BAD_NAME ? "invalid server name"
-					    : rc == SNI_TOO_LARGE ? "too large" : "malformed");
+			 rc == SNI_BAD_NAME    ? "invalid server name"
+			 : rc == SNI_TOO_LARGE ? "too large"
+					       : "malformed");
 		break;
 	}
 	peek_done(v);
@@ -570,7 +575,8 @@ void visitors_stop(struct visitors *vs)
 	while ((p = list_first(&vs->peeking)) != NULL)
 		visitor_free(list_entry(p, struct visitor, node));
 	struct list *c;
-	list_for_each(c, &vs->ss->clients) {
+	list_for_each(c, &vs->ss->clients)
+	{
 		struct client_entry *ce = list_entry(c, struct client_entry, node);
 		while ((p = list_first(&ce->waiting)) != NULL)
 			visitor_free(list_entry(p, struct visitor, node));

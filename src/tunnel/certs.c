@@ -239,11 +239,11 @@ static int join(char *out, size_t cap, const char *dir, const char *name)
 }
 
 struct out_file {
-	char name[160];		/* relative to the directory */
+	char name[160]; /* relative to the directory */
 	mode_t mode;
 	/* exactly one of: */
 	EVP_PKEY *key;
-	X509 *cert, *chain_ca;	/* cert, then chain_ca (if any) */
+	X509 *cert, *chain_ca; /* cert, then chain_ca (if any) */
 	char *text;
 };
 
@@ -441,7 +441,7 @@ static int prepare_dir(const char *dir, char abs[PATH_MAX], char *err)
 struct fileset {
 	struct out_file *files;
 	size_t n;
-	size_t nids;		/* tunnel clients + the admin */
+	size_t nids; /* tunnel clients + the admin */
 	const char *domain;
 };
 

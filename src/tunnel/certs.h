@@ -40,8 +40,8 @@
 #include <openssl/x509.h>
 
 #define CERTS_ERRLEN 512
-#define CERTS_CA_DAYS 3650u	/* 10 years */
-#define CERTS_LEAF_DAYS 1095u	/* 3 years */
+#define CERTS_CA_DAYS 3650u   /* 10 years */
+#define CERTS_LEAF_DAYS 1095u /* 3 years */
 #define CERTS_DEFAULT_DOMAIN "example.com"
 #define CERTS_DEFAULT_ADMIN "admin"
 #define CERTS_DEFAULT_PORT 9056
@@ -52,18 +52,19 @@ struct certs_opts {
 	const char *dir;
 	const char *const *server_names; /* DNS SANs */
 	size_t n_server_names;
-	const char *const *server_ips;	/* IP SANs (IPv4 or IPv6 literals) */
+	const char *const *server_ips; /* IP SANs (IPv4 or IPv6 literals) */
 	size_t n_server_ips;
-	const char *const *clients;	/* tunnel client ids */
+	const char *const *clients; /* tunnel client ids */
 	size_t n_clients;
-	const char *domain;		/* NULL: CERTS_DEFAULT_DOMAIN */
-	const char *admin;		/* management id; NULL: none */
-	uint16_t port;			/* ListenPort / ServerAddr port; 0: 9056 */
-	bool force;			/* replace existing files */
-	unsigned ca_days, leaf_days;	/* 0: the defaults above */
+	const char *domain;	     /* NULL: CERTS_DEFAULT_DOMAIN */
+	const char *admin;	     /* management id; NULL: none */
+	uint16_t port;		     /* ListenPort / ServerAddr port; 0: 9056 */
+	bool force;		     /* replace existing files */
+	unsigned ca_days, leaf_days; /* 0: the defaults above */
 };
 
-enum certs_kind { CERTS_SERVER, CERTS_CLIENT };
+enum certs_kind { CERTS_SERVER,
+		  CERTS_CLIENT };
 
 /* A new ECDSA P-256 key; NULL on failure. Caller frees (EVP_PKEY_free). */
 EVP_PKEY *certs_key_new(void);

@@ -42,7 +42,8 @@ static json_t *parse_doc(struct config_json_doc *p, const char *text, size_t len
 		return NULL;
 	const char *k;
 	json_t *v;
-	json_object_foreach(root, k, v) {
+	json_object_foreach(root, k, v)
+	{
 		size_t i = config_keys_find(role, k);
 		if (i == SIZE_MAX) {
 			config_keys_unknown(p, k, role, other);
@@ -56,7 +57,7 @@ static json_t *parse_doc(struct config_json_doc *p, const char *text, size_t len
 		}
 		vals[i].key = k;
 		if (json_is_null(v))
-			continue;	/* as in Go: null leaves the default */
+			continue; /* as in Go: null leaves the default */
 		vals[i].present = true;
 		if (config_value_convert(p, &role->keys[i], k, v, &vals[i]))
 			goto bad;
@@ -68,9 +69,8 @@ bad:
 }
 
 /* An error about a top-level key that is in the file. */
-__attribute__((format(printf, 4, 5)))
-static int fail_key(const struct config_json_doc *p, const struct config_val *v,
-		    enum config_json_at at, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail_key(const struct config_json_doc *p, const struct config_val *v,
+							  enum config_json_at at, const char *fmt, ...)
 {
 	struct config_path path[1] = { { v->key, 0 } };
 	char msg[CONFIG_ERRLEN];

@@ -39,68 +39,68 @@
 #define CONFIG_MAX_BYTES (1024u * 1024u)
 
 struct config_server {
-	bool debug_log;			/* DebugLog */
+	bool debug_log; /* DebugLog */
 	/* Ports. Either the 2020 layout (control_port and mgmt_port set,
 	 * single_port false) or the later one (ListenPort: control_port ==
 	 * mgmt_port, single_port true). */
-	uint16_t control_port;		/* TunnelControlPort or ListenPort */
-	uint16_t mgmt_port;		/* ManagementPort or ListenPort */
+	uint16_t control_port; /* TunnelControlPort or ListenPort */
+	uint16_t mgmt_port;    /* ManagementPort or ListenPort */
 	bool single_port;
-	char *listen_address;		/* ListenAddress: IP literal to bind control (and single) port; NULL = all */
-	char *mgmt_address;		/* ManagementAddress: IP literal; NULL = loopback when !use_tls, else all */
-	bool use_tls;			/* UseTls */
-	char *ca_file;			/* CaCertificateFile */
-	char *ca_glob;			/* CaCertificateFilesGlob */
-	char *tls_key_file;		/* ServerTlsKeyFile */
-	char *tls_cert_file;		/* ServerTlsCertificateFile */
-	char *domain;			/* Domain (NULL when absent) */
-	char **mgmt_client_ids;		/* ManagementClientIds, NULL-terminated; NULL when absent,
-					 * non-NULL with n == 0 for [] (nobody may manage) */
+	char *listen_address;	/* ListenAddress: IP literal to bind control (and single) port; NULL = all */
+	char *mgmt_address;	/* ManagementAddress: IP literal; NULL = loopback when !use_tls, else all */
+	bool use_tls;		/* UseTls */
+	char *ca_file;		/* CaCertificateFile */
+	char *ca_glob;		/* CaCertificateFilesGlob */
+	char *tls_key_file;	/* ServerTlsKeyFile */
+	char *tls_cert_file;	/* ServerTlsCertificateFile */
+	char *domain;		/* Domain (NULL when absent) */
+	char **mgmt_client_ids; /* ManagementClientIds, NULL-terminated; NULL when absent,
+				 * non-NULL with n == 0 for [] (nobody may manage) */
 	size_t n_mgmt_client_ids;
-	char *tunnels_file;		/* TunnelsFile: where PUT /tunnels is persisted; NULL = none */
-	uint32_t visitor_grace_ms;	/* VisitorGraceSeconds: hold visitors of a disconnected client (0) */
-	uint32_t keepalive_ms;		/* KeepAliveSeconds: yamux ping interval (30) */
-	uint32_t dead_peer_ms;		/* DeadPeerSeconds: silence that kills a session (30) */
-	uint32_t handshake_timeout_ms;	/* HandshakeTimeoutSeconds: CONNECT + controlHandshake (10) */
-	uint32_t stream_open_timeout_ms;/* StreamOpenTimeoutSeconds: wait for the client's stream (10) */
-	uint32_t sni_peek_timeout_ms;	/* SniPeekTimeoutSeconds: wait for a ClientHello on ports with globs (5) */
-	uint32_t recv_window;		/* StreamWindowBytes: yamux receive window per stream (8 MiB) */
+	char *tunnels_file;		    /* TunnelsFile: where PUT /tunnels is persisted; NULL = none */
+	uint32_t visitor_grace_ms;	    /* VisitorGraceSeconds: hold visitors of a disconnected client (0) */
+	uint32_t keepalive_ms;		    /* KeepAliveSeconds: yamux ping interval (30) */
+	uint32_t dead_peer_ms;		    /* DeadPeerSeconds: silence that kills a session (30) */
+	uint32_t handshake_timeout_ms;	    /* HandshakeTimeoutSeconds: CONNECT + controlHandshake (10) */
+	uint32_t stream_open_timeout_ms;    /* StreamOpenTimeoutSeconds: wait for the client's stream (10) */
+	uint32_t sni_peek_timeout_ms;	    /* SniPeekTimeoutSeconds: wait for a ClientHello on ports with globs (5) */
+	uint32_t recv_window;		    /* StreamWindowBytes: yamux receive window per stream (8 MiB) */
 	uint32_t max_visitors_per_listener; /* MaxVisitorsPerListener (10000) */
-	uint32_t memory_limit_mib;	/* MemoryLimitMiB: the peer-driven memory budget; 0 = half of the
-					 * machine's (or cgroup's) memory, at least 32 MiB */
-	uint32_t max_preauth;		/* MaxPreAuthConnections: control-port connections not yet a
-					 * session, in all (1024) */
-	uint32_t max_preauth_per_source;/* MaxPreAuthPerSource: the same per source address (32) */
-	uint32_t max_mgmt_conns;	/* MaxManagementConnections: management API connections (64) */
-	uint32_t max_client_entries;	/* MaxClientEntries: registry entries kept (10000) */
+	uint32_t memory_limit_mib;	    /* MemoryLimitMiB: the peer-driven memory budget; 0 = half of the
+					     * machine's (or cgroup's) memory, at least 32 MiB */
+	uint32_t max_preauth;		    /* MaxPreAuthConnections: control-port connections not yet a
+					     * session, in all (1024) */
+	uint32_t max_preauth_per_source;    /* MaxPreAuthPerSource: the same per source address (32) */
+	uint32_t max_mgmt_conns;	    /* MaxManagementConnections: management API connections (64) */
+	uint32_t max_client_entries;	    /* MaxClientEntries: registry entries kept (10000) */
 };
 
 struct config_service {
 	char *name;
-	char *host;	/* numeric or name, resolved when dialled */
+	char *host; /* numeric or name, resolved when dialled */
 	uint16_t port;
 };
 
 struct config_client {
-	bool debug_log;			/* DebugLog */
-	char *client_id;		/* ClientIdentifier (required, non-empty) */
-	char *server_host;		/* ServerHost or host part of ServerAddr */
-	uint16_t server_port;		/* ServerTunnelControlPort or port of ServerAddr */
-	bool use_tls;			/* UseTls */
-	char *ca_file;			/* CaCertificateFile */
-	char *ca_glob;			/* CaCertificateFilesGlob */
-	char *tls_key_file;		/* ClientTlsKeyFile */
-	char *tls_cert_file;		/* ClientTlsCertificateFile */
-	char *admin_socket;		/* AdminUnixSocket (NULL when absent) */
-	struct config_service *services;/* ServiceToLocalAddrMap, sorted by name */
+	bool debug_log;			 /* DebugLog */
+	char *client_id;		 /* ClientIdentifier (required, non-empty) */
+	char *server_host;		 /* ServerHost or host part of ServerAddr */
+	uint16_t server_port;		 /* ServerTunnelControlPort or port of ServerAddr */
+	bool use_tls;			 /* UseTls */
+	char *ca_file;			 /* CaCertificateFile */
+	char *ca_glob;			 /* CaCertificateFilesGlob */
+	char *tls_key_file;		 /* ClientTlsKeyFile */
+	char *tls_cert_file;		 /* ClientTlsCertificateFile */
+	char *admin_socket;		 /* AdminUnixSocket (NULL when absent) */
+	struct config_service *services; /* ServiceToLocalAddrMap, sorted by name */
 	size_t n_services;
-	uint32_t retry_cap_ms;		/* MaximumConnectionRetrySeconds (60) */
-	uint32_t keepalive_ms;		/* KeepAliveSeconds (30) */
-	uint32_t dead_peer_ms;		/* DeadPeerSeconds (30) */
-	uint32_t connect_timeout_ms;	/* ConnectTimeoutSeconds: TCP/TLS connect + CONNECT answer + handshake (10) */
-	uint32_t dial_timeout_ms;	/* DialTimeoutSeconds: local service dial (10) */
-	uint32_t recv_window;		/* StreamWindowBytes (8 MiB) */
-	uint32_t memory_limit_mib;	/* MemoryLimitMiB (0: derived from the machine) */
+	uint32_t retry_cap_ms;	     /* MaximumConnectionRetrySeconds (60) */
+	uint32_t keepalive_ms;	     /* KeepAliveSeconds (30) */
+	uint32_t dead_peer_ms;	     /* DeadPeerSeconds (30) */
+	uint32_t connect_timeout_ms; /* ConnectTimeoutSeconds: TCP/TLS connect + CONNECT answer + handshake (10) */
+	uint32_t dial_timeout_ms;    /* DialTimeoutSeconds: local service dial (10) */
+	uint32_t recv_window;	     /* StreamWindowBytes (8 MiB) */
+	uint32_t memory_limit_mib;   /* MemoryLimitMiB (0: derived from the machine) */
 };
 
 /* Parse from memory (need not be NUL-terminated; a leading UTF-8 BOM is

@@ -23,7 +23,7 @@
 
 struct sb {
 	char *buf;
-	size_t cap, len;	/* len < cap whenever cap > 0 */
+	size_t cap, len; /* len < cap whenever cap > 0 */
 };
 
 static void sb_putn(struct sb *sb, const char *s, size_t n)
@@ -43,8 +43,7 @@ static void sb_puts(struct sb *sb, const char *s)
 	sb_putn(sb, s, strlen(s));
 }
 
-__attribute__((format(printf, 2, 0)))
-static void sb_vprintf(struct sb *sb, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void sb_vprintf(struct sb *sb, const char *fmt, va_list ap)
 {
 	if (sb->cap == 0)
 		return;
@@ -55,8 +54,7 @@ static void sb_vprintf(struct sb *sb, const char *fmt, va_list ap)
 	sb->len += (size_t)n < room ? (size_t)n : room - 1;
 }
 
-__attribute__((format(printf, 2, 3)))
-static void sb_printf(struct sb *sb, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *sb, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -245,7 +243,6 @@ static long read_u4(const char *t, size_t n, size_t i)
 	return v;
 }
 
-
 /* Compares the JSON string at t[i] (t[i] == '"'), decoded, with key.
  * Returns 1 if equal, 0 if not, -1 if the string is malformed; *end is the
  * index after the closing quote. */
@@ -263,12 +260,26 @@ static int key_equals(const char *t, size_t n, size_t i, const char *key, size_t
 			if (i + 1 >= n)
 				return -1;
 			switch (t[i + 1]) {
-			case '"': case '\\': case '/': b[0] = (unsigned char)t[i + 1]; break;
-			case 'b': b[0] = '\b'; break;
-			case 'f': b[0] = '\f'; break;
-			case 'n': b[0] = '\n'; break;
-			case 'r': b[0] = '\r'; break;
-			case 't': b[0] = '\t'; break;
+			case '"':
+			case '\\':
+			case '/':
+				b[0] = (unsigned char)t[i + 1];
+				break;
+			case 'b':
+				b[0] = '\b';
+				break;
+			case 'f':
+				b[0] = '\f';
+				break;
+			case 'n':
+				b[0] = '\n';
+				break;
+			case 'r':
+				b[0] = '\r';
+				break;
+			case 't':
+				b[0] = '\t';
+				break;
 			case 'u': {
 				long cp = read_u4(t, n, i);
 				if (cp < 0)
@@ -282,7 +293,7 @@ static int key_equals(const char *t, size_t n, size_t i, const char *key, size_t
 					}
 				}
 				bl = utf8_put(b, (unsigned long)cp);
-				i -= 2;	/* the common step below adds 2 */
+				i -= 2; /* the common step below adds 2 */
 				break;
 			}
 			default:

@@ -36,8 +36,8 @@ struct config_path {
 	size_t index;
 };
 struct config_pos {
-	size_t off, len;	/* byte span of the value (or key), quotes included */
-	int line, col;		/* 1-based; col counts UTF-8 characters */
+	size_t off, len; /* byte span of the value (or key), quotes included */
+	int line, col;	 /* 1-based; col counts UTF-8 characters */
 };
 
 /* Finds the value at path[0..depth) in text[0..len) (depth 0: the top
@@ -63,7 +63,9 @@ struct config_json_doc {
 
 /* Where a message points: nowhere (the file as a whole), at the value of
  * the path, or at its last key. */
-enum config_json_at { CONFIG_JSON_AT_NONE, CONFIG_JSON_AT_VALUE, CONFIG_JSON_AT_KEY };
+enum config_json_at { CONFIG_JSON_AT_NONE,
+		      CONFIG_JSON_AT_VALUE,
+		      CONFIG_JSON_AT_KEY };
 
 /*
  * Parses text[0..len) (text may be NULL for empty; need not be
@@ -79,9 +81,8 @@ json_t *config_json_load(struct config_json_doc *d, const char *text, size_t len
 /* Writes "name[:line:col]: [path: ]message" into d->err (the position
  * when `at` asks for one and it is found, the path when show_path and
  * depth > 0); returns -1 so that callers can `return config_json_fail(...)`. */
-__attribute__((format(printf, 6, 7)))
-int config_json_fail(const struct config_json_doc *d, const struct config_path *path, size_t depth,
-		     enum config_json_at at, bool show_path, const char *fmt, ...);
+__attribute__((format(printf, 6, 7))) int config_json_fail(const struct config_json_doc *d, const struct config_path *path, size_t depth,
+							   enum config_json_at at, bool show_path, const char *fmt, ...);
 
 /* How value v at path is quoted in messages: as written in the file (so
  * "got 1e3" shows what the user typed), at most CONFIG_JSON_SHOW_MAX

@@ -5,62 +5,62 @@
 
 #include <string.h>
 
-#define WINDOW_MIN	(256u * 1024u)		/* yamux's initial window */
-#define WINDOW_MAX	(256u * 1024u * 1024u)
-#define WINDOW_DEFAULT	(8u * 1024u * 1024u)
-#define MEMLIMIT_MAX	(1024u * 1024u)		/* MiB: 1 TiB; 0 = derived from the machine */
+#define WINDOW_MIN (256u * 1024u) /* yamux's initial window */
+#define WINDOW_MAX (256u * 1024u * 1024u)
+#define WINDOW_DEFAULT (8u * 1024u * 1024u)
+#define MEMLIMIT_MAX (1024u * 1024u) /* MiB: 1 TiB; 0 = derived from the machine */
 
 static const struct config_keydef server_keys[CONFIG_S_NKEYS] = {
-	[CONFIG_S_DEBUG]	= { "DebugLog", CONFIG_K_BOOL, 0, 0, 0 },
-	[CONFIG_S_CTRLPORT]	= { "TunnelControlPort", CONFIG_K_PORT, 0, 0, 0 },
-	[CONFIG_S_MGMTPORT]	= { "ManagementPort", CONFIG_K_PORT, 0, 0, 0 },
-	[CONFIG_S_LISTENPORT]	= { "ListenPort", CONFIG_K_PORT, 0, 0, 0 },
-	[CONFIG_S_LISTENADDR]	= { "ListenAddress", CONFIG_K_IP, 0, 0, 0 },
-	[CONFIG_S_MGMTADDR]	= { "ManagementAddress", CONFIG_K_IP, 0, 0, 0 },
-	[CONFIG_S_USETLS]	= { "UseTls", CONFIG_K_BOOL, 0, 0, 0 },
-	[CONFIG_S_CAFILE]	= { "CaCertificateFile", CONFIG_K_STR, 0, 0, 0 },
-	[CONFIG_S_CAGLOB]	= { "CaCertificateFilesGlob", CONFIG_K_STR, 0, 0, 0 },
-	[CONFIG_S_KEY]		= { "ServerTlsKeyFile", CONFIG_K_STR, 0, 0, 0 },
-	[CONFIG_S_CERT]	= { "ServerTlsCertificateFile", CONFIG_K_STR, 0, 0, 0 },
-	[CONFIG_S_DOMAIN]	= { "Domain", CONFIG_K_STR, 0, 0, 0 },
-	[CONFIG_S_MGMTIDS]	= { "ManagementClientIds", CONFIG_K_IDLIST, 0, 0, 0 },
-	[CONFIG_S_TUNNELSFILE]	= { "TunnelsFile", CONFIG_K_STR, 0, 0, 0 },
-	[CONFIG_S_GRACE]	= { "VisitorGraceSeconds", CONFIG_K_SECS0, 0, 0, 0 },
-	[CONFIG_S_KEEPALIVE]	= { "KeepAliveSeconds", CONFIG_K_SECS, 30000, 0, 0 },
-	[CONFIG_S_DEADPEER]	= { "DeadPeerSeconds", CONFIG_K_SECS, 30000, 0, 0 },
-	[CONFIG_S_HANDSHAKE]	= { "HandshakeTimeoutSeconds", CONFIG_K_SECS, 10000, 0, 0 },
-	[CONFIG_S_OPEN]	= { "StreamOpenTimeoutSeconds", CONFIG_K_SECS, 10000, 0, 0 },
-	[CONFIG_S_WINDOW]	= { "StreamWindowBytes", CONFIG_K_COUNT, WINDOW_DEFAULT, WINDOW_MIN, WINDOW_MAX },
-	[CONFIG_S_MAXVIS]	= { "MaxVisitorsPerListener", CONFIG_K_COUNT, 10000, 1, 1000000 },
-	[CONFIG_S_SNIPEEK]	= { "SniPeekTimeoutSeconds", CONFIG_K_SECS, 5000, 0, 0 },
-	[CONFIG_S_MEMLIMIT]	= { "MemoryLimitMiB", CONFIG_K_COUNT, 0, 0, MEMLIMIT_MAX },
-	[CONFIG_S_PREAUTH]	= { "MaxPreAuthConnections", CONFIG_K_COUNT, 1024, 1, 1000000 },
-	[CONFIG_S_PREAUTHSRC]	= { "MaxPreAuthPerSource", CONFIG_K_COUNT, 32, 1, 1000000 },
-	[CONFIG_S_MGMTCONNS]	= { "MaxManagementConnections", CONFIG_K_COUNT, 64, 1, 100000 },
-	[CONFIG_S_MAXCLIENTS]	= { "MaxClientEntries", CONFIG_K_COUNT, 10000, 1, 1000000 },
+	[CONFIG_S_DEBUG] = { "DebugLog", CONFIG_K_BOOL, 0, 0, 0 },
+	[CONFIG_S_CTRLPORT] = { "TunnelControlPort", CONFIG_K_PORT, 0, 0, 0 },
+	[CONFIG_S_MGMTPORT] = { "ManagementPort", CONFIG_K_PORT, 0, 0, 0 },
+	[CONFIG_S_LISTENPORT] = { "ListenPort", CONFIG_K_PORT, 0, 0, 0 },
+	[CONFIG_S_LISTENADDR] = { "ListenAddress", CONFIG_K_IP, 0, 0, 0 },
+	[CONFIG_S_MGMTADDR] = { "ManagementAddress", CONFIG_K_IP, 0, 0, 0 },
+	[CONFIG_S_USETLS] = { "UseTls", CONFIG_K_BOOL, 0, 0, 0 },
+	[CONFIG_S_CAFILE] = { "CaCertificateFile", CONFIG_K_STR, 0, 0, 0 },
+	[CONFIG_S_CAGLOB] = { "CaCertificateFilesGlob", CONFIG_K_STR, 0, 0, 0 },
+	[CONFIG_S_KEY] = { "ServerTlsKeyFile", CONFIG_K_STR, 0, 0, 0 },
+	[CONFIG_S_CERT] = { "ServerTlsCertificateFile", CONFIG_K_STR, 0, 0, 0 },
+	[CONFIG_S_DOMAIN] = { "Domain", CONFIG_K_STR, 0, 0, 0 },
+	[CONFIG_S_MGMTIDS] = { "ManagementClientIds", CONFIG_K_IDLIST, 0, 0, 0 },
+	[CONFIG_S_TUNNELSFILE] = { "TunnelsFile", CONFIG_K_STR, 0, 0, 0 },
+	[CONFIG_S_GRACE] = { "VisitorGraceSeconds", CONFIG_K_SECS0, 0, 0, 0 },
+	[CONFIG_S_KEEPALIVE] = { "KeepAliveSeconds", CONFIG_K_SECS, 30000, 0, 0 },
+	[CONFIG_S_DEADPEER] = { "DeadPeerSeconds", CONFIG_K_SECS, 30000, 0, 0 },
+	[CONFIG_S_HANDSHAKE] = { "HandshakeTimeoutSeconds", CONFIG_K_SECS, 10000, 0, 0 },
+	[CONFIG_S_OPEN] = { "StreamOpenTimeoutSeconds", CONFIG_K_SECS, 10000, 0, 0 },
+	[CONFIG_S_WINDOW] = { "StreamWindowBytes", CONFIG_K_COUNT, WINDOW_DEFAULT, WINDOW_MIN, WINDOW_MAX },
+	[CONFIG_S_MAXVIS] = { "MaxVisitorsPerListener", CONFIG_K_COUNT, 10000, 1, 1000000 },
+	[CONFIG_S_SNIPEEK] = { "SniPeekTimeoutSeconds", CONFIG_K_SECS, 5000, 0, 0 },
+	[CONFIG_S_MEMLIMIT] = { "MemoryLimitMiB", CONFIG_K_COUNT, 0, 0, MEMLIMIT_MAX },
+	[CONFIG_S_PREAUTH] = { "MaxPreAuthConnections", CONFIG_K_COUNT, 1024, 1, 1000000 },
+	[CONFIG_S_PREAUTHSRC] = { "MaxPreAuthPerSource", CONFIG_K_COUNT, 32, 1, 1000000 },
+	[CONFIG_S_MGMTCONNS] = { "MaxManagementConnections", CONFIG_K_COUNT, 64, 1, 100000 },
+	[CONFIG_S_MAXCLIENTS] = { "MaxClientEntries", CONFIG_K_COUNT, 10000, 1, 1000000 },
 };
 
 static const struct config_keydef client_keys[CONFIG_C_NKEYS] = {
-	[CONFIG_C_DEBUG]	= { "DebugLog", CONFIG_K_BOOL, 0, 0, 0 },
-	[CONFIG_C_CLIENTID]	= { "ClientIdentifier", CONFIG_K_ID, 0, 0, 0 },
-	[CONFIG_C_SERVERHOST]	= { "ServerHost", CONFIG_K_HOST, 0, 0, 0 },
-	[CONFIG_C_SERVERPORT]	= { "ServerTunnelControlPort", CONFIG_K_PORT, 0, 0, 0 },
+	[CONFIG_C_DEBUG] = { "DebugLog", CONFIG_K_BOOL, 0, 0, 0 },
+	[CONFIG_C_CLIENTID] = { "ClientIdentifier", CONFIG_K_ID, 0, 0, 0 },
+	[CONFIG_C_SERVERHOST] = { "ServerHost", CONFIG_K_HOST, 0, 0, 0 },
+	[CONFIG_C_SERVERPORT] = { "ServerTunnelControlPort", CONFIG_K_PORT, 0, 0, 0 },
 	[CONFIG_C_SERVERMGMTPORT] = { "ServerManagementPort", CONFIG_K_PORT0, 0, 0, 0 },
-	[CONFIG_C_SERVERADDR]	= { "ServerAddr", CONFIG_K_HOSTPORT, 0, 0, 0 },
-	[CONFIG_C_USETLS]	= { "UseTls", CONFIG_K_BOOL, 0, 0, 0 },
-	[CONFIG_C_CAFILE]	= { "CaCertificateFile", CONFIG_K_STR, 0, 0, 0 },
-	[CONFIG_C_CAGLOB]	= { "CaCertificateFilesGlob", CONFIG_K_STR, 0, 0, 0 },
-	[CONFIG_C_KEY]		= { "ClientTlsKeyFile", CONFIG_K_STR, 0, 0, 0 },
-	[CONFIG_C_CERT]	= { "ClientTlsCertificateFile", CONFIG_K_STR, 0, 0, 0 },
-	[CONFIG_C_ADMIN]	= { "AdminUnixSocket", CONFIG_K_STR, 0, 0, 0 },
-	[CONFIG_C_SERVICES]	= { "ServiceToLocalAddrMap", CONFIG_K_SERVICES, 0, 0, 0 },
-	[CONFIG_C_RETRY]	= { "MaximumConnectionRetrySeconds", CONFIG_K_SECS, 60000, 0, 0 },
-	[CONFIG_C_KEEPALIVE]	= { "KeepAliveSeconds", CONFIG_K_SECS, 30000, 0, 0 },
-	[CONFIG_C_DEADPEER]	= { "DeadPeerSeconds", CONFIG_K_SECS, 30000, 0, 0 },
-	[CONFIG_C_CONNECT]	= { "ConnectTimeoutSeconds", CONFIG_K_SECS, 10000, 0, 0 },
-	[CONFIG_C_DIAL]	= { "DialTimeoutSeconds", CONFIG_K_SECS, 10000, 0, 0 },
-	[CONFIG_C_WINDOW]	= { "StreamWindowBytes", CONFIG_K_COUNT, WINDOW_DEFAULT, WINDOW_MIN, WINDOW_MAX },
-	[CONFIG_C_MEMLIMIT]	= { "MemoryLimitMiB", CONFIG_K_COUNT, 0, 0, MEMLIMIT_MAX },
+	[CONFIG_C_SERVERADDR] = { "ServerAddr", CONFIG_K_HOSTPORT, 0, 0, 0 },
+	[CONFIG_C_USETLS] = { "UseTls", CONFIG_K_BOOL, 0, 0, 0 },
+	[CONFIG_C_CAFILE] = { "CaCertificateFile", CONFIG_K_STR, 0, 0, 0 },
+	[CONFIG_C_CAGLOB] = { "CaCertificateFilesGlob", CONFIG_K_STR, 0, 0, 0 },
+	[CONFIG_C_KEY] = { "ClientTlsKeyFile", CONFIG_K_STR, 0, 0, 0 },
+	[CONFIG_C_CERT] = { "ClientTlsCertificateFile", CONFIG_K_STR, 0, 0, 0 },
+	[CONFIG_C_ADMIN] = { "AdminUnixSocket", CONFIG_K_STR, 0, 0, 0 },
+	[CONFIG_C_SERVICES] = { "ServiceToLocalAddrMap", CONFIG_K_SERVICES, 0, 0, 0 },
+	[CONFIG_C_RETRY] = { "MaximumConnectionRetrySeconds", CONFIG_K_SECS, 60000, 0, 0 },
+	[CONFIG_C_KEEPALIVE] = { "KeepAliveSeconds", CONFIG_K_SECS, 30000, 0, 0 },
+	[CONFIG_C_DEADPEER] = { "DeadPeerSeconds", CONFIG_K_SECS, 30000, 0, 0 },
+	[CONFIG_C_CONNECT] = { "ConnectTimeoutSeconds", CONFIG_K_SECS, 10000, 0, 0 },
+	[CONFIG_C_DIAL] = { "DialTimeoutSeconds", CONFIG_K_SECS, 10000, 0, 0 },
+	[CONFIG_C_WINDOW] = { "StreamWindowBytes", CONFIG_K_COUNT, WINDOW_DEFAULT, WINDOW_MIN, WINDOW_MAX },
+	[CONFIG_C_MEMLIMIT] = { "MemoryLimitMiB", CONFIG_K_COUNT, 0, 0, MEMLIMIT_MAX },
 };
 
 const struct config_role config_server_role = { "server", server_keys, CONFIG_S_NKEYS };
@@ -78,7 +78,6 @@ static bool ascii_caseeq(const char *a, const char *b)
 			return false;
 	return *a == *b;
 }
-
 
 size_t config_keys_find(const struct config_role *r, const char *k)
 {

@@ -218,7 +218,8 @@ static int convert_services(const struct config_json_doc *p, const char *key, co
 		return fail(p, path, 1, AT_NONE, true, "out of memory");
 	const char *name;
 	json_t *addr;
-	json_object_foreach((json_t *)v, name, addr) {
+	json_object_foreach((json_t *)v, name, addr)
+	{
 		path[1].key = name;
 		if (name[0] == '\0')
 			return fail(p, path, 2, AT_KEY, true, "empty service name");
@@ -228,7 +229,7 @@ static int convert_services(const struct config_json_doc *p, const char *key, co
 		if (convert_hostport(p, path, 2, addr, &s->host, &s->port))
 			return -1;
 		s->name = strdup(name);
-		out->nsvc++;	/* owns host now, even if strdup failed */
+		out->nsvc++; /* owns host now, even if strdup failed */
 		if (s->name == NULL)
 			return fail(p, path, 2, AT_NONE, true, "out of memory");
 	}
@@ -303,7 +304,7 @@ static int convert_secs(const struct config_json_doc *p, const struct config_key
 			    "expected a number of seconds, got %s", show(p, path, 1, v, g));
 	double s = json_number_value(v);
 	uint32_t ms = 0;
-	if (s >= 0 && s <= CONFIG_SECS_MAX)	/* false for NaN too */
+	if (s >= 0 && s <= CONFIG_SECS_MAX) /* false for NaN too */
 		ms = (uint32_t)(s * 1000.0 + 0.5);
 	if (!(s >= 0 && s <= CONFIG_SECS_MAX) || (d->kind == CONFIG_K_SECS && ms == 0))
 		return fail(p, path, 1, AT_VALUE, true, "%s is out of range (%s-%u seconds)",
@@ -322,7 +323,7 @@ static int convert_str(const struct config_json_doc *p, const struct config_keyd
 		return -1;
 	const char *s = json_string_value(v);
 	if (s[0] == '\0') {
-		out->present = false;	/* Go's zero value: not set */
+		out->present = false; /* Go's zero value: not set */
 		return 0;
 	}
 	if (d->kind == CONFIG_K_IP && !is_ipv4(s) && !is_ipv6(s, strlen(s), false))

@@ -24,11 +24,11 @@
 /* One key's value while a file is taken in; the strings and arrays are
  * owned (config_val_free) until moved into the config. */
 struct config_val {
-	const char *key;	/* as spelled in the file; NULL when not there */
-	bool present;		/* there and not null */
+	const char *key; /* as spelled in the file; NULL when not there */
+	bool present;	 /* there and not null */
 	bool b;
 	uint32_t u;
-	char *s;		/* strings; the host of CONFIG_K_HOST and CONFIG_K_HOSTPORT */
+	char *s; /* strings; the host of CONFIG_K_HOST and CONFIG_K_HOSTPORT */
 	uint16_t port;
 	struct config_service *svc;
 	size_t nsvc;

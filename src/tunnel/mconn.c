@@ -38,20 +38,20 @@ struct mconn {
 	struct buf out;
 	struct loop_timer timer;
 	struct loop_deferred reap;
-	struct list waiters;	/* struct mconn_waiter.node, newest first */
-	uint32_t mask;		/* current interest */
-	bool closing;		/* mconn_close ran: no more I/O */
-	bool read_paused;	/* a write failed: no more reading */
-	bool in_held;		/* input not read: output over hold_bytes */
-	size_t hold_bytes;	/* output that stops reading (MCONN_IN_HOLD) */
-	uint32_t hold_ms;	/* held this long: closed (the dead-peer time) */
+	struct list waiters; /* struct mconn_waiter.node, newest first */
+	uint32_t mask;	     /* current interest */
+	bool closing;	     /* mconn_close ran: no more I/O */
+	bool read_paused;    /* a write failed: no more reading */
+	bool in_held;	     /* input not read: output over hold_bytes */
+	size_t hold_bytes;   /* output that stops reading (MCONN_IN_HOLD) */
+	uint32_t hold_ms;    /* held this long: closed (the dead-peer time) */
 	uint64_t held_since_ms;
-	uint32_t read_want;	/* what the last read's -EAGAIN waits for */
-	int write_err;		/* transport write failed inside emit */
+	uint32_t read_want; /* what the last read's -EAGAIN waits for */
+	int write_err;	    /* transport write failed inside emit */
 	int close_err;
-	uint8_t *pre;		/* session bytes read before the mconn existed */
+	uint8_t *pre; /* session bytes read before the mconn existed */
 	size_t prelen;
-	struct list dnode;	/* on env->dirty while small writes wait */
+	struct list dnode; /* on env->dirty while small writes wait */
 };
 
 static void flush_dirty(struct loop *l, void *udata);
@@ -375,7 +375,8 @@ static void wake_waiters(struct mconn *c)
 	 * cancelled meanwhile leaves the batch (list_del finds it there). */
 	struct list batch, *pos, *tmp;
 	list_init(&batch);
-	list_for_each_safe(pos, tmp, &c->waiters) {
+	list_for_each_safe(pos, tmp, &c->waiters)
+	{
 		list_del(pos);
 		list_add_tail(&batch, pos);
 	}

@@ -25,10 +25,10 @@
  *   both: any --(relay_end)--> END
  */
 enum relay_up {
-	UP_OPEN,	/* reading the socket into the stream */
-	UP_FIN,		/* our FIN is sent; the socket's read side was not at EOF */
-	UP_EOF,		/* the socket's EOF was seen and our FIN sent */
-	UP_END,		/* the relay has ended */
+	UP_OPEN, /* reading the socket into the stream */
+	UP_FIN,	 /* our FIN is sent; the socket's read side was not at EOF */
+	UP_EOF,	 /* the socket's EOF was seen and our FIN sent */
+	UP_END,	 /* the relay has ended */
 };
 enum relay_down {
 	DOWN_OPEN,	  /* stream payload goes to the socket */
@@ -218,7 +218,7 @@ static void read_sock(struct relay *r)
 		check_done(r);
 		return;
 	}
-	struct iovec iov = {env->tx, (size_t)got};
+	struct iovec iov = { env->tx, (size_t)got };
 	ssize_t w = mux_stream_write(r->s, &iov, 1);
 	if (w != got) {
 		/* Cannot happen while got <= window; treat as a dead stream. */
@@ -259,7 +259,7 @@ static void st_data(struct mstream_handler *h, struct mux_stream *s, const uint8
 	r->down += n;
 	size_t off = 0;
 	if (buf_empty(&r->to_sock)) {
-		struct iovec iov = {(void *)p, n};
+		struct iovec iov = { (void *)p, n };
 		ssize_t w = buf_writev_fd(r->fd, &iov, 1);
 		if (w < 0 && w != -EAGAIN) {
 			mux_stream_consumed(s, n);
@@ -341,7 +341,7 @@ static void relay_end(struct relay *r, const char *reason, bool abortive)
 		r->reason = reason;
 	mconn_waiter_cancel(r->c, &r->drain);
 	if (abortive) {
-		struct linger lg = {1, 0};
+		struct linger lg = { 1, 0 };
 		setsockopt(r->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		mux_stream_reset(r->s);
 	} else if (!fin) {
@@ -425,7 +425,7 @@ int relay_send_prefix(struct relay *r, const void *p, size_t n)
 {
 	if (n == 0)
 		return 0;
-	struct iovec iov = {(void *)p, n};
+	struct iovec iov = { (void *)p, n };
 	ssize_t w = mux_stream_write(r->s, &iov, 1);
 	if (w < 0)
 		return (int)w;

@@ -36,11 +36,11 @@
 struct relay;
 
 struct relay_info {
-	const char *client;	/* client id (copied) */
-	const char *service;	/* service name (copied) */
-	const char *peer;	/* visitor or local address, for the log (copied) */
-	bool half_close;	/* FIN means half-close (negotiated) */
-	const char *id;		/* connection id for the log, may be NULL (copied) */
+	const char *client;  /* client id (copied) */
+	const char *service; /* service name (copied) */
+	const char *peer;    /* visitor or local address, for the log (copied) */
+	bool half_close;     /* FIN means half-close (negotiated) */
+	const char *id;	     /* connection id for the log, may be NULL (copied) */
 };
 
 /* Called once when the relay has ended (before it is freed, from the loop).

@@ -35,10 +35,10 @@ struct worker {
 	size_t rx_len;
 	uint8_t *tx; /* relays' socket reads, handed to mux_stream_write */
 	size_t tx_len;
-	struct list dirty;	 /* sessions with small writes to flush before sleeping (mconn) */
-	loop_hook_fn flush;	 /* the before-sleep hook registered on the loop, or NULL */
-	struct loop_timer trim;	 /* gives freed heap back to the system */
-	struct budget budget;	 /* peer-driven memory (base/budget.h); unlimited until set */
+	struct list dirty;	/* sessions with small writes to flush before sleeping (mconn) */
+	loop_hook_fn flush;	/* the before-sleep hook registered on the loop, or NULL */
+	struct loop_timer trim; /* gives freed heap back to the system */
+	struct budget budget;	/* peer-driven memory (base/budget.h); unlimited until set */
 	/* Sessions whose peer does not read (mconn's input hold). */
 	struct log_limit hold_log;
 	uint64_t sessions_held, sessions_closed_unread;

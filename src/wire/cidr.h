@@ -10,9 +10,9 @@
 #include <sys/socket.h>
 
 struct cidr {
-	int family;	 /* AF_INET or AF_INET6 */
+	int family;	  /* AF_INET or AF_INET6 */
 	uint8_t addr[16]; /* network address (host bits cleared) */
-	unsigned prefix; /* 0-32 or 0-128 */
+	unsigned prefix;  /* 0-32 or 0-128 */
 };
 
 /* Parses s; 0 or -1 (not an address, prefix out of range, junk). */

@@ -82,11 +82,21 @@ static void put_json_string(struct out *o, const unsigned char *s, size_t n)
 		if (c < 0x80) {
 			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
 			switch (c) {
-			case '"': put(o, "\\\"", 2); break;
-			case '\\': put(o, "\\\\", 2); break;
-			case '\n': put(o, "\\n", 2); break;
-			case '\r': put(o, "\\r", 2); break;
-			case '\t': put(o, "\\t", 2); break;
+			case '"':
+				put(o, "\\\"", 2);
+				break;
+			case '\\':
+				put(o, "\\\\", 2);
+				break;
+			case '\n':
+				put(o, "\\n", 2);
+				break;
+			case '\r':
+				put(o, "\\r", 2);
+				break;
+			case '\t':
+				put(o, "\\t", 2);
+				break;
 			default:
 				if (c < 0x20 || c == '<' || c == '>' || c == '&')
 					put(o, esc, 6);
@@ -146,7 +156,8 @@ static int take_fields(json_t *obj, struct control_msg *msg)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		if (strcasecmp(key, "action") == 0) {
 			if (json_is_null(v))
 				continue;

@@ -31,17 +31,17 @@
 #define CONTROL_MSG_ENCODED_MAX (10 + 20 + 12 + 6 * CONTROL_MSG_SERVICE_MAX + 2 + 1 + 1)
 
 enum control_msg_result {
-	CONTROL_MSG_OK = 0,		/* message decoded / encoded */
-	CONTROL_MSG_NEED_MORE = -1,	/* no complete line yet */
-	CONTROL_MSG_E_TOO_LONG = -2,	/* no '\n' within CONTROL_MSG_LINE_MAX bytes */
-	CONTROL_MSG_E_JSON = -3,	/* the line is not one JSON object */
-	CONTROL_MSG_E_FIELD = -4,	/* action not an integer, service not a string, or NUL in it */
-	CONTROL_MSG_E_SERVICE = -5,	/* service longer than CONTROL_MSG_SERVICE_MAX */
-	CONTROL_MSG_E_BUF = -6,		/* encode: output buffer too small */
+	CONTROL_MSG_OK = 0,	     /* message decoded / encoded */
+	CONTROL_MSG_NEED_MORE = -1,  /* no complete line yet */
+	CONTROL_MSG_E_TOO_LONG = -2, /* no '\n' within CONTROL_MSG_LINE_MAX bytes */
+	CONTROL_MSG_E_JSON = -3,     /* the line is not one JSON object */
+	CONTROL_MSG_E_FIELD = -4,    /* action not an integer, service not a string, or NUL in it */
+	CONTROL_MSG_E_SERVICE = -5,  /* service longer than CONTROL_MSG_SERVICE_MAX */
+	CONTROL_MSG_E_BUF = -6,	     /* encode: output buffer too small */
 };
 
 struct control_msg {
-	int64_t action;	   /* 0 when absent or null (as Go) */
+	int64_t action; /* 0 when absent or null (as Go) */
 	size_t service_len;
 	char service[CONTROL_MSG_SERVICE_MAX + 1]; /* valid UTF-8, NUL-terminated, no NUL inside */
 };

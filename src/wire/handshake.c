@@ -12,16 +12,26 @@
 const char *handshake_result_str(int rc)
 {
 	switch (rc) {
-	case HANDSHAKE_OK: return "ok";
-	case HANDSHAKE_NEED_MORE: return "need more";
-	case HANDSHAKE_E_METHOD: return "not a CONNECT request";
-	case HANDSHAKE_E_ID_DIFFER: return "X-Threshold-ClientId and X-Threshold-Identifier differ";
-	case HANDSHAKE_E_ID: return "missing or invalid client id header";
-	case HANDSHAKE_E_HEAD: return "malformed answer head";
-	case HANDSHAKE_E_REFUSED: return "not 200 Connected to Tunnel";
-	case HANDSHAKE_E_MISMATCH: return "unexpected handshake bytes";
-	case HANDSHAKE_E_TOO_LONG: return "preamble too long";
-	case HANDSHAKE_E_PREAMBLE: return "bad preamble";
+	case HANDSHAKE_OK:
+		return "ok";
+	case HANDSHAKE_NEED_MORE:
+		return "need more";
+	case HANDSHAKE_E_METHOD:
+		return "not a CONNECT request";
+	case HANDSHAKE_E_ID_DIFFER:
+		return "X-Threshold-ClientId and X-Threshold-Identifier differ";
+	case HANDSHAKE_E_ID:
+		return "missing or invalid client id header";
+	case HANDSHAKE_E_HEAD:
+		return "malformed answer head";
+	case HANDSHAKE_E_REFUSED:
+		return "not 200 Connected to Tunnel";
+	case HANDSHAKE_E_MISMATCH:
+		return "unexpected handshake bytes";
+	case HANDSHAKE_E_TOO_LONG:
+		return "preamble too long";
+	case HANDSHAKE_E_PREAMBLE:
+		return "bad preamble";
 	}
 	return "unknown result";
 }
@@ -33,10 +43,10 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } feature_names[] = {
-	{HANDSHAKE_FEAT_SERVER_OPEN, "server-open"},
-	{HANDSHAKE_FEAT_HALF_CLOSE, "half-close"},
-	{HANDSHAKE_FEAT_PROXY_V2, "proxy-v2"},
-	{HANDSHAKE_FEAT_DEFERRED_ACK, "deferred-ack"},
+	{ HANDSHAKE_FEAT_SERVER_OPEN, "server-open" },
+	{ HANDSHAKE_FEAT_HALF_CLOSE, "half-close" },
+	{ HANDSHAKE_FEAT_PROXY_V2, "proxy-v2" },
+	{ HANDSHAKE_FEAT_DEFERRED_ACK, "deferred-ack" },
 };
 #define N_FEATURES (sizeof(feature_names) / sizeof(feature_names[0]))
 

@@ -37,16 +37,16 @@
 #include "wire/http.h"
 
 enum handshake_result {
-	HANDSHAKE_OK = 0,		/* done; *consumed where the function has one */
-	HANDSHAKE_NEED_MORE = -1,	/* a valid prefix so far; call again with more bytes */
-	HANDSHAKE_E_METHOD = -2,	/* request: method is not CONNECT (answer 405) */
-	HANDSHAKE_E_ID_DIFFER = -3,	/* request: both identity headers, different values (400) */
-	HANDSHAKE_E_ID = -4,		/* request: no identity header, or an invalid one (400) */
-	HANDSHAKE_E_HEAD = -5,		/* answer: not a valid HTTP response head; ->error says why */
-	HANDSHAKE_E_REFUSED = -6,	/* answer: complete head, not "200 Connected to Tunnel" */
-	HANDSHAKE_E_MISMATCH = -7,	/* controlHandshake / controlOk: a wrong byte */
-	HANDSHAKE_E_TOO_LONG = -8,	/* preamble: no '\n' within HANDSHAKE_PREAMBLE_MAX bytes */
-	HANDSHAKE_E_PREAMBLE = -9,	/* preamble: not one control message line with action 1 */
+	HANDSHAKE_OK = 0,	    /* done; *consumed where the function has one */
+	HANDSHAKE_NEED_MORE = -1,   /* a valid prefix so far; call again with more bytes */
+	HANDSHAKE_E_METHOD = -2,    /* request: method is not CONNECT (answer 405) */
+	HANDSHAKE_E_ID_DIFFER = -3, /* request: both identity headers, different values (400) */
+	HANDSHAKE_E_ID = -4,	    /* request: no identity header, or an invalid one (400) */
+	HANDSHAKE_E_HEAD = -5,	    /* answer: not a valid HTTP response head; ->error says why */
+	HANDSHAKE_E_REFUSED = -6,   /* answer: complete head, not "200 Connected to Tunnel" */
+	HANDSHAKE_E_MISMATCH = -7,  /* controlHandshake / controlOk: a wrong byte */
+	HANDSHAKE_E_TOO_LONG = -8,  /* preamble: no '\n' within HANDSHAKE_PREAMBLE_MAX bytes */
+	HANDSHAKE_E_PREAMBLE = -9,  /* preamble: not one control message line with action 1 */
 };
 
 /* A static English name for an enum handshake_result ("ok", "need more", ...), for logs. */

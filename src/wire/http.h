@@ -59,12 +59,12 @@
 
 /* Results of the parsers. */
 enum http_result {
-	HTTP_OK = 0,		  /* head complete; *consumed = head length */
-	HTTP_NEED_MORE = -1,	  /* no complete head yet, no error so far */
-	HTTP_E_TOO_LARGE = -2,	  /* head exceeds max_head, or too many fields (431) */
-	HTTP_E_BAD_REQUEST = -3,  /* malformed; ->error says why (400) */
-	HTTP_E_VERSION = -4,	  /* HTTP/d.d other than 1.0 and 1.1 (505) */
-	HTTP_E_UNSUPPORTED = -5,  /* request has Transfer-Encoding (chunked: 411, else 501) */
+	HTTP_OK = 0,		    /* head complete; *consumed = head length */
+	HTTP_NEED_MORE = -1,	    /* no complete head yet, no error so far */
+	HTTP_E_TOO_LARGE = -2,	    /* head exceeds max_head, or too many fields (431) */
+	HTTP_E_BAD_REQUEST = -3,    /* malformed; ->error says why (400) */
+	HTTP_E_VERSION = -4,	    /* HTTP/d.d other than 1.0 and 1.1 (505) */
+	HTTP_E_UNSUPPORTED = -5,    /* request has Transfer-Encoding (chunked: 411, else 501) */
 	HTTP_E_BODY_TOO_LARGE = -6, /* Content-Length above max_body (413) */
 };
 
@@ -94,8 +94,8 @@ struct http_limits {
 };
 
 struct http_request {
-	struct http_span method;    /* case-sensitive token, e.g. "CONNECT" */
-	struct http_span target;    /* the whole request-target */
+	struct http_span method; /* case-sensitive token, e.g. "CONNECT" */
+	struct http_span target; /* the whole request-target */
 	enum http_target_form form;
 	struct http_span authority; /* absolute- and authority-form only */
 	struct http_span path;	    /* raw (still percent-encoded); see http_route_path */
@@ -104,15 +104,15 @@ struct http_request {
 	int version_minor;	    /* 0 or 1 (HTTP/1.0, HTTP/1.1) */
 	size_t n_headers;
 	struct http_header headers[HTTP_MAX_HEADERS];
-	int64_t content_length;	    /* -1 when absent */
-	bool chunked;		    /* Transfer-Encoding ends in "chunked" */
-	bool expect_continue;	    /* Expect: 100-continue (curl sends it for big PUTs) */
-	const char *error;	    /* static reason when the result is not HTTP_OK */
+	int64_t content_length; /* -1 when absent */
+	bool chunked;		/* Transfer-Encoding ends in "chunked" */
+	bool expect_continue;	/* Expect: 100-continue (curl sends it for big PUTs) */
+	const char *error;	/* static reason when the result is not HTTP_OK */
 };
 
 struct http_response {
-	int version_minor;	/* 0 or 1 */
-	int status;		/* 100-999 */
+	int version_minor;	 /* 0 or 1 */
+	int status;		 /* 100-999 */
 	struct http_span reason; /* may be empty ("HTTP/1.1 200\n" is accepted) */
 	size_t n_headers;
 	struct http_header headers[HTTP_MAX_HEADERS];

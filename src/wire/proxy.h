@@ -47,18 +47,18 @@
 #define PROXY_V2_SIG_LEN 12
 
 enum proxy_result {
-	PROXY_OK = 0,		/* header parsed / written */
-	PROXY_NEED_MORE = -1,	/* a valid prefix so far (v1: no CRLF yet) */
-	PROXY_E_INVALID = -2,	/* not a valid header of the version parsed (or not one at all) */
-	PROXY_E_FAMILY = -3,	/* write: unsupported address family or mixed families */
-	PROXY_E_BUF = -4,	/* write: output buffer too small */
-	PROXY_E_ARG = -5,	/* v2 write: a TLV value too long (see proxy_v2_write) */
+	PROXY_OK = 0,	      /* header parsed / written */
+	PROXY_NEED_MORE = -1, /* a valid prefix so far (v1: no CRLF yet) */
+	PROXY_E_INVALID = -2, /* not a valid header of the version parsed (or not one at all) */
+	PROXY_E_FAMILY = -3,  /* write: unsupported address family or mixed families */
+	PROXY_E_BUF = -4,     /* write: output buffer too small */
+	PROXY_E_ARG = -5,     /* v2 write: a TLV value too long (see proxy_v2_write) */
 };
 
 enum proxy_detect_result {
-	PROXY_DETECT_NONE = 0,	 /* the bytes start with neither signature */
-	PROXY_DETECT_V1 = 1,	 /* "PROXY " */
-	PROXY_DETECT_V2 = 2,	 /* PROXY_V2_SIG */
+	PROXY_DETECT_NONE = 0,	     /* the bytes start with neither signature */
+	PROXY_DETECT_V1 = 1,	     /* "PROXY " */
+	PROXY_DETECT_V2 = 2,	     /* PROXY_V2_SIG */
 	PROXY_DETECT_NEED_MORE = -1, /* too few bytes to tell */
 };
 
@@ -80,7 +80,7 @@ enum proxy_detect_result {
 #define PROXY_V2_AUTHORITY_MAX 255
 #define PROXY_V2_UNIQUE_ID_MAX 128
 /* Buffer that always holds a v2 header proxy_v2_write writes. */
-#define PROXY_V2_BUF_LEN                                                                           \
+#define PROXY_V2_BUF_LEN \
 	(PROXY_V2_HDR_LEN + 36 + 3 + PROXY_V2_AUTHORITY_MAX + 3 + 4 + 3 + PROXY_V2_UNIQUE_ID_MAX)
 
 /* Bytes inside the parsed buffer; p is NULL (and len 0) when absent. */

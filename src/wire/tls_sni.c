@@ -109,25 +109,25 @@ static int rd_uint(struct rd *r, size_t n, size_t *v)
 	return SNI_OK;
 }
 
-#define TRY(x)                                                                                     \
-	do {                                                                                       \
-		int rc_ = (x);                                                                     \
-		if (rc_ != SNI_OK)                                                                 \
-			return rc_;                                                                \
+#define TRY(x)                      \
+	do {                        \
+		int rc_ = (x);      \
+		if (rc_ != SNI_OK)  \
+			return rc_; \
 	} while (0)
 
 /* Fails unless n more bytes fit before the logical offset `end`. */
-#define FITS(r, n, end)                                                                            \
-	do {                                                                                       \
-		if ((r)->log + (n) > (end))                                                        \
-			return SNI_MALFORMED;                                                      \
+#define FITS(r, n, end)                       \
+	do {                                  \
+		if ((r)->log + (n) > (end))   \
+			return SNI_MALFORMED; \
 	} while (0)
 
 bool sni_name_valid(const char *name, size_t len)
 {
 	if (len == 0 || len > SNI_NAME_MAX)
 		return false;
-	size_t label = 0;     /* length of the current label so far */
+	size_t label = 0;      /* length of the current label so far */
 	size_t last_start = 0; /* where the last label starts */
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];

@@ -99,7 +99,7 @@ struct sni_info {
 	 * Other results: 0.
 	 */
 	size_t span;
-	size_t name_len;	  /* SNI_OK: strlen(name); else 0 */
+	size_t name_len;	 /* SNI_OK: strlen(name); else 0 */
 	char name[SNI_NAME_BUF]; /* SNI_OK: the host name, lowercase; else "" */
 };
 

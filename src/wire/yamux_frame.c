@@ -50,13 +50,13 @@ int yamux_hdr_decode(const uint8_t *p, size_t n, struct yamux_hdr *h)
 
 const char *yamux_type_name(uint8_t type)
 {
-	static const char *const names[] = {"Data", "WindowUpdate", "Ping", "GoAway"};
+	static const char *const names[] = { "Data", "WindowUpdate", "Ping", "GoAway" };
 	return type <= YAMUX_GO_AWAY ? names[type] : "?";
 }
 
 char *yamux_flags_str(uint16_t flags, char *buf, size_t len)
 {
-	static const char *const names[] = {"SYN", "ACK", "FIN", "RST"};
+	static const char *const names[] = { "SYN", "ACK", "FIN", "RST" };
 	size_t off = 0;
 	if (len == 0)
 		return buf;

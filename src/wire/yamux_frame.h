@@ -44,10 +44,10 @@ struct yamux_hdr {
 
 /* Result of yamux_hdr_decode(). */
 enum yamux_decode {
-	YAMUX_DECODE_OK = 0,		/* *h filled, YAMUX_HDR_LEN bytes consumed */
-	YAMUX_DECODE_NEED_MORE = -1,	/* fewer than 12 bytes available */
-	YAMUX_DECODE_BAD_VERSION = -2,	/* version != 0; *h filled anyway */
-	YAMUX_DECODE_BAD_TYPE = -3,	/* type > 3; *h filled anyway */
+	YAMUX_DECODE_OK = 0,	       /* *h filled, YAMUX_HDR_LEN bytes consumed */
+	YAMUX_DECODE_NEED_MORE = -1,   /* fewer than 12 bytes available */
+	YAMUX_DECODE_BAD_VERSION = -2, /* version != 0; *h filled anyway */
+	YAMUX_DECODE_BAD_TYPE = -3,    /* type > 3; *h filled anyway */
 };
 
 /* Writes the 12 header bytes into out. */
